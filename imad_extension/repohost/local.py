@@ -3,11 +3,12 @@
 ``provision`` makes ``<root>/<username>.git`` from the course template: when the
 template is a git repository its history is kept (a bare clone of it); when it is a
 plain folder, its files become one initial commit. Provisioning is idempotent and safe
-against two logins at once (the copy is made in a temporary folder and renamed into
-place; a repository without commits is treated as absent and made again).
+against two logins at once (a file lock per student; the copy is made in a temporary
+folder and renamed into place; a repository without commits is treated as absent and made again).
 """
 
 import asyncio
+import fcntl
 import os
 import shutil
 import subprocess
@@ -78,12 +79,20 @@ class LocalRepoHost(RepoHost):
 
     async def provision(self, username: str, token: str | None = None) -> RepoInfo:
         if not self.has_content(username):
-            await asyncio.to_thread(self._make_repository, username)
+            await asyncio.to_thread(self._make_repository_locked, username)
         return self.info(username)
+
+    def _make_repository_locked(self, username: str):
+        """One maker at a time per student, across processes (hub and service)."""
+        target = self.path(username)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target.parent / f".{username}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not self.has_content(username):
+                self._make_repository(username)
 
     def _make_repository(self, username: str):
         target = self.path(username)
-        target.parent.mkdir(parents=True, exist_ok=True)
         template = Path(self.template)
         if not template.exists():
             raise FileNotFoundError(f"course template {template} does not exist")
@@ -107,9 +116,5 @@ class LocalRepoHost(RepoHost):
             if target.exists():
                 # an empty or broken leftover (e.g. an interrupted provision)
                 shutil.rmtree(target)
-            try:
-                os.rename(bare, target)
-            except OSError:
-                if not self.has_content(username):  # lost a race to a good copy? fine
-                    raise
+            os.rename(bare, target)
         self.log.info("Provisioned repository %s for %s", target, username)

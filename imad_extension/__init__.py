@@ -1,0 +1,1 @@
+"""IMAD Classroom: hub configuration, workspace extension, classroom service, publishers."""
