@@ -24,7 +24,10 @@ const UNITS: [number, string][] = [
 ];
 
 /** "just now", "5 minutes ago", "2 days ago" (or "in 1 minute" for clock skew). */
-export function relativeTime(iso: string | null | undefined, now: number = Date.now()): string {
+export function relativeTime(
+  iso: string | null | undefined,
+  now: number = Date.now()
+): string {
   if (!iso) {
     return '';
   }

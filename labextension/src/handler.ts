@@ -40,8 +40,7 @@ export class WorkspaceAPIError extends Error {
 
 /** Message shown when the workspace server does not answer. */
 export const UNREACHABLE_MESSAGE =
-  'Cannot reach your workspace server. Check your network connection; if it ' +
-  'persists, restart your server from the Hub control panel (File > Hub Control Panel).';
+  'Cannot reach your workspace server. Check your connection, or restart your server from File > Hub Control Panel.';
 
 /**
  * The message a student should read for an error answer: the server's own
@@ -109,7 +108,8 @@ export async function requestAPI<T>(
     }
   }
   if (!response.ok) {
-    const reason = isErrorBody(body) && body.error ? body.error : `http_${response.status}`;
+    const reason =
+      isErrorBody(body) && body.error ? body.error : `http_${response.status}`;
     throw new WorkspaceAPIError(
       messageForStatus(response.status, body),
       response.status,
@@ -141,7 +141,11 @@ export class HttpWorkspaceClient implements IWorkspaceClient {
   }
 
   commit(message: string): Promise<ICommitResult> {
-    return requestAPI<ICommitResult>('commit', jsonPost({ message }), this.settings);
+    return requestAPI<ICommitResult>(
+      'commit',
+      jsonPost({ message }),
+      this.settings
+    );
   }
 
   publish(message?: string): Promise<IPublishResult> {

@@ -198,7 +198,7 @@ export class WorkspaceModel {
       }
       return !result.nothing_to_commit;
     } catch (error) {
-      this._notifier.error(`Commit failed: ${errorMessage(error)}`);
+      this._writeFailed('Commit', error);
       return false;
     } finally {
       this._setBusy(null, null);
@@ -217,7 +217,9 @@ export class WorkspaceModel {
     const message = hasChanges ? this.message.trim() : undefined;
     this._setBusy(
       'publishing',
-      hasChanges ? 'Committing, pushing and starting your app…' : 'Pushing and starting your app…'
+      hasChanges
+        ? 'Committing, pushing and starting your app…'
+        : 'Pushing and starting your app…'
     );
     try {
       const result = await this._client.publish(message);
@@ -234,7 +236,7 @@ export class WorkspaceModel {
       this._announce();
       return result.status !== 'crashed';
     } catch (error) {
-      this._notifier.error(`Publish failed: ${errorMessage(error)}`);
+      this._writeFailed('Publish', error);
       return false;
     } finally {
       this._setBusy(null, null);
@@ -245,7 +247,9 @@ export class WorkspaceModel {
 
   /** Stop the published app (the caller asks for confirmation first). */
   async unpublish(): Promise<boolean> {
-    const blocked = this._busy ? 'Wait until the current action finishes.' : null;
+    const blocked = this._busy
+      ? 'Wait until the current action finishes.'
+      : null;
     if (blocked) {
       this._notifier.info(blocked);
       return false;
@@ -256,7 +260,7 @@ export class WorkspaceModel {
       this._notifier.success('Your app is unpublished.');
       return true;
     } catch (error) {
-      this._notifier.error(`Unpublish failed: ${errorMessage(error)}`);
+      this._writeFailed('Unpublish', error);
       return false;
     } finally {
       this._setBusy(null, null);
@@ -268,7 +272,9 @@ export class WorkspaceModel {
   openLiveApp(): boolean {
     const url = this._app?.url || this._workspace?.app_url;
     if (!url || this._app?.status === 'unpublished') {
-      this._notifier.info('Your app is not published yet. Press Publish first.');
+      this._notifier.info(
+        'Your app is not published yet. Press Publish first.'
+      );
       return false;
     }
     this._openURL(url);
@@ -280,13 +286,17 @@ export class WorkspaceModel {
     if (!app) {
       return;
     }
-    const open = app.url ? [{ label: 'Open', callback: () => this._openURL(app.url) }] : [];
+    const open = app.url
+      ? [{ label: 'Open', callback: () => this._openURL(app.url) }]
+      : [];
     switch (app.status) {
       case 'live':
         this._notifier.success(`Your app is live at ${app.url}`, open);
         break;
       case 'starting':
-        this._notifier.info('Your app is starting; the IMAD panel shows its logs.');
+        this._notifier.info(
+          'Your app is starting; the IMAD panel shows its logs.'
+        );
         break;
       case 'crashed':
         this._notifier.error(
@@ -307,7 +317,12 @@ export class WorkspaceModel {
     // A publish the server answered while still starting: tell the student
     // when the app settles (publish() announces its own answer).
     const settled = app.status === 'live' || app.status === 'crashed';
-    if (this._watchingStart && settled && this._busy === null && before === 'starting') {
+    if (
+      this._watchingStart &&
+      settled &&
+      this._busy === null &&
+      before === 'starting'
+    ) {
       this._announce();
     }
     this._watchingStart = app.status === 'starting';
@@ -322,6 +337,15 @@ export class WorkspaceModel {
   private _resetMessage(): void {
     this._message = '';
     this._messageEdited = false;
+  }
+
+  private _writeFailed(action: string, error: unknown): void {
+    const message = errorMessage(error);
+    if (error instanceof WorkspaceAPIError && error.unreachable) {
+      // The refresh that follows fails the same way: say it once.
+      this._connectionError = message;
+    }
+    this._notifier.error(`${action} failed: ${message}`);
   }
 
   private _reachable(): void {
@@ -348,7 +372,10 @@ export class WorkspaceModel {
     if (app?.status === 'starting') {
       return this._fastPollMs;
     }
-    if (app?.status === 'crashed' && Date.now() - this._crashedAt < this._crashWatchMs) {
+    if (
+      app?.status === 'crashed' &&
+      Date.now() - this._crashedAt < this._crashWatchMs
+    ) {
       return this._fastPollMs;
     }
     return this._slowPollMs;
@@ -397,6 +424,7 @@ export class WorkspaceModel {
   private _watchingStart = false;
   private _disposed = false;
   private _appTimer: ReturnType<typeof setTimeout> | undefined = undefined;
-  private _workspaceTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private _workspaceTimer: ReturnType<typeof setTimeout> | undefined =
+    undefined;
   private _changesTimer: ReturnType<typeof setTimeout> | undefined = undefined;
 }
