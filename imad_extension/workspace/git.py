@@ -157,7 +157,7 @@ class GitRunner:
                 proc.communicate(None if input is None else input.encode()),
                 timeout or self.timeout,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._kill(proc)
             await proc.wait()
             self.log.warning("git %s timed out after %ss", command[0], timeout or self.timeout)

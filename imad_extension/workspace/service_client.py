@@ -97,9 +97,7 @@ class ServiceClient:
                 "failing, tell your instructor."
             ) from None
         if response.code == 599:  # tornado: timeout or connection failure
-            self.log.warning(
-                "Classroom service %s %s failed: %s", method, url, response.error
-            )
+            self.log.warning("Classroom service %s %s failed: %s", method, url, response.error)
             raise UpstreamError(
                 f"The classroom service did not answer ({response.error}). Try again in a "
                 "minute; if it keeps failing, tell your instructor."
@@ -112,7 +110,9 @@ class ServiceClient:
             "Classroom service %s %s answered %s: %s", method, url, response.code, message
         )
         if response.code in _PASSED_ON:
-            raise _PASSED_ON[response.code](message or f"The classroom service said {response.code}.")
+            raise _PASSED_ON[response.code](
+                message or f"The classroom service said {response.code}."
+            )
         if response.code == 401:
             raise UpstreamError(
                 "The classroom service refused this workspace's credentials "
