@@ -19,15 +19,16 @@ import sys
 from pathlib import Path
 
 from .repohost import repo_host_for
-from .roster import Roster
+from .roster import Roster, ta_group
 from .settings import CHECKOUT, app_url, ensure_password, to_env
 
 SERVICE_SCOPES = {
     "custom:imad:apps": {
-        "description": "View, publish, see the logs of and unpublish published apps.",
+        "description": "View, publish, see the logs of and unpublish published apps"
+        " (filters: !user, !user=<name>, !group=<cohort>).",
     },
     "custom:imad:dashboard": {
-        "description": "See the classroom dashboard of cohorts.",
+        "description": "See the classroom dashboard of cohorts (filter: !group=<cohort>).",
     },
     "custom:imad:audit": {
         "description": "Read the classroom's audit log.",
@@ -113,13 +114,24 @@ def _post_auth_hook(settings: dict, roster: Roster):
 
 
 def roles_for(settings: dict, roster: Roster) -> list[dict]:
-    """JupyterHub roles: students act on themselves, TAs on their cohorts, instructors on all."""
+    """JupyterHub roles: students act on themselves, TAs on their cohorts, instructors on all.
+
+    - ``user`` (everyone who logs in): their own server, the classroom service, their own
+      app (``custom:imad:apps!user``). Nothing about anyone else.
+    - ``imad-instructor`` (``roster.instructors``): every user, server and group, and all
+      the classroom's custom scopes (apps, dashboard, audit log, roster import).
+    - ``imad-ta-<C>`` (held by the group ``ta:<C>``, so it follows the roster at runtime
+      through the groups API): the hub admin page, cohort ``C``'s users and servers, and
+      the classroom's scopes on ``C``'s apps and dashboard.
+    - ``imad-service``: what the classroom service needs to read the hub and apply a
+      roster (users, groups, servers).
+    """
     service = f"access:services!service={settings['service']['name']}"
     roles = [
         {
             "name": "user",
-            "description": "Students and staff: their own server and the classroom service.",
-            "scopes": ["self", service],
+            "description": "Students and staff: their own server, app and the classroom service.",
+            "scopes": ["self", service, "custom:imad:apps!user"],
         },
         {
             "name": "server",
@@ -145,7 +157,7 @@ def roles_for(settings: dict, roster: Roster) -> list[dict]:
             "users": list(roster.instructors),
         },
     ]
-    for name, cohort in sorted(roster.cohorts.items()):
+    for name in sorted(roster.cohorts):
         group = f"!group={name}"
         roles.append(
             {
@@ -162,13 +174,13 @@ def roles_for(settings: dict, roster: Roster) -> list[dict]:
                     f"custom:imad:apps{group}",
                     f"custom:imad:dashboard{group}",
                 ],
-                "users": list(cohort.tas),
+                "groups": [ta_group(name)],
             }
         )
     roles.append(
         {
             "name": "imad-service",
-            "description": "The classroom service: reads users, groups and servers.",
+            "description": "The classroom service: reads users, groups and servers; applies rosters.",
             "scopes": [
                 "list:users",
                 "read:users",
@@ -186,10 +198,9 @@ def roles_for(settings: dict, roster: Roster) -> list[dict]:
 
 
 def update_roster(c, settings: dict, roster: Roster):
-    c.JupyterHub.load_groups = {
-        name: {"users": sorted(set(cohort.students) | set(cohort.tas))}
-        for name, cohort in roster.cohorts.items()
-    }
+    # Groups are only added to at startup; a running hub is kept exactly in step with the
+    # roster by ``roster_sync`` (roster import).
+    c.JupyterHub.load_groups = roster.hub_groups()
     c.JupyterHub.custom_scopes = SERVICE_SCOPES
     c.JupyterHub.load_roles = roles_for(settings, roster)
 
