@@ -80,7 +80,12 @@ def user(fake, login: str) -> dict:
             "disk_usage": 0,
             "collaborators": 0,
             "two_factor_authentication": False,
-            "plan": {"name": "free", "space": 976562499, "collaborators": 0, "private_repos": 10000},
+            "plan": {
+                "name": "free",
+                "space": 976562499,
+                "collaborators": 0,
+                "private_repos": 10000,
+            },
         }
     )
     return body
@@ -300,7 +305,11 @@ def content_file(fake, repo, path: str, blob_sha: str, data: bytes, ref: str) ->
         "git_url": f"{api}/git/blobs/{blob_sha}",
         "html_url": web,
         "download_url": f"{fake.url}/raw/{repo.full_name}/{ref}/{path}",
-        "_links": {"self": f"{api}/contents/{path}?ref={ref}", "git": f"{api}/git/blobs/{blob_sha}", "html": web},
+        "_links": {
+            "self": f"{api}/contents/{path}?ref={ref}",
+            "git": f"{api}/git/blobs/{blob_sha}",
+            "html": web,
+        },
     }
 
 
