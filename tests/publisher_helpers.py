@@ -31,7 +31,9 @@ const server = http.createServer((req, res) => {
 server.listen(Number(process.env.PORT), () => console.log("listening on " + process.env.PORT));
 process.on("SIGTERM", () => server.close(() => process.exit(0)));
 """
-PACKAGE_JSON = '{"name": "test-app", "version": "1.0.0", "private": true, "scripts": {"start": %s}}\n'
+PACKAGE_JSON = (
+    '{"name": "test-app", "version": "1.0.0", "private": true, "scripts": {"start": %s}}\n'
+)
 # A lockfile with no packages: `npm ci` runs without the network.
 EMPTY_LOCK = """{
   "name": "test-app",

@@ -7,6 +7,7 @@ import time
 import urllib.request
 
 import pytest
+
 from .publisher_helpers import ENTRYPOINT, StudentRepo, app_files, free_port
 
 pytestmark = pytest.mark.timeout(60)
@@ -181,14 +182,18 @@ def test_lockfile_installs_once_per_lockfile(tmp_path):
     second = repo.commit(app_files("two", lock=True))  # same lockfile
     cache = tmp_path / "npm-cache"
 
-    with Running(entrypoint_env(repo, first, tmp_path / "r1" / "app", NPM_CACHE_DIR=str(cache))) as app:
+    with Running(
+        entrypoint_env(repo, first, tmp_path / "r1" / "app", NPM_CACHE_DIR=str(cache))
+    ) as app:
         assert app.body == "one"
     assert "installing dependencies (npm ci)" in app.output
     installed = [p for p in cache.iterdir() if len(p.name) == 64]
     assert len(installed) == 1
     assert (tmp_path / "r1" / "app" / "node_modules").resolve() == installed[0] / "node_modules"
 
-    with Running(entrypoint_env(repo, second, tmp_path / "r2" / "app", NPM_CACHE_DIR=str(cache))) as app:
+    with Running(
+        entrypoint_env(repo, second, tmp_path / "r2" / "app", NPM_CACHE_DIR=str(cache))
+    ) as app:
         assert app.body == "two"
     assert "npm ci" not in app.output
     assert "dependencies unchanged" in app.output

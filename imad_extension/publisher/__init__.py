@@ -44,11 +44,11 @@ from datetime import UTC, datetime
 from traitlets import Dict
 from traitlets.config import LoggingConfigurable
 
-from ..settings import app_host, app_url
 from ..names import app_slug
+from ..settings import app_host, app_url
 
 
-class AppStatus(str, enum.Enum):
+class AppStatus(enum.StrEnum):
     """Where an app is: the ``status`` field of an app."""
 
     UNPUBLISHED = "unpublished"  # nothing runs; the host answers "No app here"
@@ -117,7 +117,9 @@ class Publisher(LoggingConfigurable):
     async def stop(self):
         """Let go of the backend (connections, tasks); published apps keep running."""
 
-    async def publish(self, owner: str, commit: str, repo_url: str, wait: float | None = None) -> dict:
+    async def publish(
+        self, owner: str, commit: str, repo_url: str, wait: float | None = None
+    ) -> dict:
         raise NotImplementedError
 
     async def status(self, owner: str) -> dict:

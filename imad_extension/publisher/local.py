@@ -104,10 +104,10 @@ async def http_answers(port: int, host: str = "localhost", timeout: float = 1.0)
     """True when something answers HTTP on 127.0.0.1:``port`` (any status counts)."""
     writer = None
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection("127.0.0.1", port), timeout
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+        writer.write(
+            f"GET / HTTP/1.0\r\nHost: {host}\r\nUser-Agent: imad-publisher\r\n\r\n".encode()
         )
-        writer.write(f"GET / HTTP/1.0\r\nHost: {host}\r\nUser-Agent: imad-publisher\r\n\r\n".encode())
         line = await asyncio.wait_for(reader.readline(), timeout)
         return line.startswith(b"HTTP/")
     except (OSError, TimeoutError):
@@ -167,6 +167,8 @@ class AppState:
         for key in ("release", "serving"):
             data[key] = Release(**data[key]) if data.get(key) else None
         data["retired"] = [Release(**r) for r in data.get("retired", [])]
+        if data["release"] and data["serving"] and data["release"].id == data["serving"].id:
+            data["release"] = data["serving"]  # one release, one object (compared with `is`)
         return cls(**data)
 
 
@@ -226,7 +228,9 @@ class LocalPublisher(Publisher):
         self._save()
         await self._sync_routes()
         for owner, commit in restart:
-            self.log.info("Restarting %s's app (commit %s), which stopped meanwhile", owner, commit[:7])
+            self.log.info(
+                "Restarting %s's app (commit %s), which stopped meanwhile", owner, commit[:7]
+            )
         await asyncio.gather(
             *(self.publish(o, c, self._apps[o].repo_url) for o, c in restart),
             return_exceptions=True,
@@ -238,10 +242,13 @@ class LocalPublisher(Publisher):
         if self._monitor_task:
             self._monitor_task.cancel()
             self._monitor_task = None
-        pending = [t for t in self._tasks if not t.done()]
-        for task in pending:
+        # A publish still starting is cut short (the registry says "starting": ``start``
+        # publishes it again); stopping replaced or unpublished releases is finished, as
+        # nothing else would remember them. Both are bounded (drain + grace seconds).
+        publishing = [t for t in self._publishing.values() if not t.done()]
+        for task in publishing:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._save()
         if self.proxy:
             await self.proxy.close()
@@ -267,7 +274,9 @@ class LocalPublisher(Publisher):
 
     # --- the interface ---------------------------------------------------------------------------
 
-    async def publish(self, owner: str, commit: str, repo_url: str, wait: float | None = None) -> dict:
+    async def publish(
+        self, owner: str, commit: str, repo_url: str, wait: float | None = None
+    ) -> dict:
         validate_username(owner)
         if not isinstance(commit, str) or not COMMIT_RE.match(commit):
             raise BadRequest(f"{commit!r} is not a commit id (40 lower-case hex digits).")
@@ -277,7 +286,11 @@ class LocalPublisher(Publisher):
         try:
             await asyncio.wait_for(asyncio.shield(task), wait)
         except TimeoutError:
-            pass
+            pass  # still starting: the caller asked not to wait longer
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling() or not task.cancelled():
+                raise
+            # the publish was cut short by an unpublish (or a stop): say where it is
         return await self.status(owner)
 
     async def status(self, owner: str) -> dict:
@@ -296,20 +309,19 @@ class LocalPublisher(Publisher):
         ).to_json()
 
     async def unpublish(self, owner: str, reason: str | None = None) -> dict:
+        # Forget the app first, so a publish cut short answers "unpublished".
+        state = self._apps.pop(owner, None)
+        self._save()
         task = self._publishing.get(owner)
         if task and not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         async with self._lock(owner):
-            state = self._apps.pop(owner, None)
-            self._save()
             await self._proxy().delete_route(self._routespec(owner))
             if state is not None:
                 releases = [r for r in (state.release, state.serving, *state.retired) if r]
                 self._track(asyncio.create_task(self._retire(releases, 0, remove=state.slug)))
-                self.log.info(
-                    "Unpublished %s's app%s", owner, f" ({reason})" if reason else ""
-                )
+                self.log.info("Unpublished %s's app%s", owner, f" ({reason})" if reason else "")
         return self.app_record(owner).to_json()
 
     async def list_apps(self) -> list[dict]:
@@ -344,7 +356,9 @@ class LocalPublisher(Publisher):
             if previous_attempt and not self._is_serving(state, previous_attempt):
                 # a failed attempt: its logs are superseded now
                 self._track(asyncio.create_task(self._retire([previous_attempt], 0)))
-            self.log.info("Publishing %s's app: commit %s on port %d", owner, commit[:7], release.port)
+            self.log.info(
+                "Publishing %s's app: commit %s on port %d", owner, commit[:7], release.port
+            )
             began = time.monotonic()
             try:
                 problem = await self._launch(state, release)
@@ -381,7 +395,9 @@ class LocalPublisher(Publisher):
                 owner, commit[:7], self.app_host(owner), time.monotonic() - began,
             )  # fmt: skip
             if replaced:
-                self._track(asyncio.create_task(self._retire([replaced], self.drain_seconds, state)))
+                self._track(
+                    asyncio.create_task(self._retire([replaced], self.drain_seconds, state))
+                )
 
     async def _launch(self, state: AppState, release: Release) -> str | None:
         """Start ``release``; None once it answers HTTP, else what went wrong."""
@@ -618,8 +634,6 @@ class LocalPublisher(Publisher):
             elif state.serving is not None and keep is None:
                 if state.status == AppStatus.LIVE.value:
                     restart.append((owner, state.serving.commit))
-            if keep is not None and state.release is not None and state.release.id == keep.id:
-                state.release = keep
             state.serving = keep
             if keep is not None:
                 self.log.info("Adopted %s's running app (commit %s)", owner, keep.commit[:7])
