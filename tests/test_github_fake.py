@@ -1,5 +1,6 @@
 """The fake GitHub answers like GitHub: shapes checked against recorded real traffic,
 PyGithub reads it, and git clones and pushes through it with GitHub's auth rules."""
+# ruff: noqa: F811
 
 import base64
 import time
