@@ -14,9 +14,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from .fake_k8s import FakeCluster, ImageSpec
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
+
+from .fake_k8s import FakeCluster, ImageSpec
 
 ECHO = ImageSpec(
     entrypoint=[sys.executable, str(Path(__file__).parent / "fake_k8s" / "echo_server.py")]
@@ -201,7 +202,7 @@ async def test_dropped_watch_ends_the_stream(api, cluster):
             ) as s:
                 async for ev in s:
                     got.append(ev["type"])
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             got.append("dropped")
 
     task = asyncio.create_task(consume())

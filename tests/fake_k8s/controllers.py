@@ -32,7 +32,7 @@ from pathlib import Path
 
 import aiohttp
 
-from .store import ApiError, matches, now_iso, parse_label_selector, parse_field_selector
+from .store import ApiError, matches, now_iso, parse_field_selector, parse_label_selector
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 CHP = CHECKOUT / "node_modules" / ".bin" / "configurable-http-proxy"
