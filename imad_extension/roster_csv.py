@@ -87,7 +87,7 @@ def parse_roster_csv(text: str, source: str = "roster") -> Roster:
     student_cohort: dict[str, tuple[str, int]] = {}
     cohorts: dict[str, Cohort] = {}
     rows = csv.reader(io.StringIO(text, newline=""))
-    first, has_header = True, False
+    first, has_header, header_width = True, False, 3
     count = 0
     for row in rows:
         line = rows.line_num
@@ -102,17 +102,17 @@ def parse_roster_csv(text: str, source: str = "roster") -> Roster:
                 )
                 break
             if header is not None:
-                columns, has_header = header, True
+                columns, has_header, header_width = header, True, len(row)
                 continue
         count += 1
         if count > MAX_ROWS:
             problems.append(RowProblem(line, f"more than {MAX_ROWS} rows"))
             break
         width = max(columns.values()) + 1
-        if len(row) < width or (not has_header and len(row) > 3):
-            problems.append(
-                RowProblem(line, f"expected 3 columns (username,role,cohort), found {len(row)}")
-            )
+        if len(row) < width or len(row) > header_width:
+            expected = header_width if has_header else "3 columns (username,role,cohort)"
+            expected = f"{expected} columns, as the header" if has_header else expected
+            problems.append(RowProblem(line, f"expected {expected}, found {len(row)}"))
             continue
         raw_name = row[columns["username"]].strip()
         role = row[columns["role"]].strip().lower()
