@@ -29,6 +29,25 @@ def _env_int(name: str, fallback: int) -> int:
         raise TraitError(f"{name}={raw!r} must be a whole number") from None
 
 
+def _check_repo_url(url: str) -> str:
+    if re.match(r"^[a-z][a-z0-9+.-]*://[^/@]+@", url, re.I):
+        raise TraitError(
+            "repo_url must not contain credentials (user:token@...): they would be "
+            "written to .git/config; use credential_provider"
+        )
+    return url
+
+
+def _check_branch(value: str) -> str:
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$", value) or ".." in value:
+        raise TraitError(f"branch {value!r} is not a usable git branch name")
+    return value
+
+
+def _with_slash(url: str) -> str:
+    return url if not url or url.endswith("/") else url + "/"
+
+
 def _user() -> str:
     return os.environ.get("JUPYTERHUB_USER") or os.environ.get("USER") or "student"
 
@@ -62,17 +81,11 @@ class ImadWorkspace(Configurable):
 
     @default("repo_url")
     def _default_repo_url(self):
-        return _env("IMAD_REPO_URL")
+        return _check_repo_url(_env("IMAD_REPO_URL"))
 
     @validate("repo_url")
-    def _no_credentials_in_url(self, proposal):
-        url = proposal["value"]
-        if re.match(r"^[a-z][a-z0-9+.-]*://[^/@]+@", url, re.I):
-            raise TraitError(
-                "repo_url must not contain credentials (user:token@...): "
-                "they would be written to .git/config; use credential_provider"
-            )
-        return url
+    def _valid_repo_url(self, proposal):
+        return _check_repo_url(proposal["value"])
 
     repo_web_url = Unicode(
         config=True,
@@ -108,14 +121,11 @@ class ImadWorkspace(Configurable):
 
     @default("branch")
     def _default_branch(self):
-        return _env("IMAD_BRANCH", "main")
+        return _check_branch(_env("IMAD_BRANCH", "main"))
 
     @validate("branch")
     def _valid_branch(self, proposal):
-        value = proposal["value"]
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$", value) or ".." in value:
-            raise TraitError(f"branch {value!r} is not a usable git branch name")
-        return value
+        return _check_branch(proposal["value"])
 
     service_url = Unicode(
         config=True,
@@ -129,12 +139,11 @@ class ImadWorkspace(Configurable):
 
     @default("service_url")
     def _default_service_url(self):
-        return _env("IMAD_SERVICE_URL")
+        return _with_slash(_env("IMAD_SERVICE_URL"))
 
     @validate("service_url")
-    def _trailing_slash(self, proposal):
-        url = proposal["value"]
-        return url if not url or url.endswith("/") else url + "/"
+    def _valid_service_url(self, proposal):
+        return _with_slash(proposal["value"])
 
     app_url = Unicode(
         config=True,

@@ -34,7 +34,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import BadRequest, Conflict, NotReady, PayloadTooLarge, UpstreamError
+from ..errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    NotReady,
+    PayloadTooLarge,
+    UpstreamError,
+)
 from .git import GitError, GitRunner
 from .service_client import ServiceClient
 
@@ -714,8 +721,11 @@ class Workspace:
         }
 
     async def app(self) -> dict:
-        """The answer of ``GET app``."""
-        app = await self.service.get_app(self.config.user)
+        """The answer of ``GET app`` (an app the service does not know: unpublished)."""
+        try:
+            app = await self.service.get_app(self.config.user)
+        except NotFound:
+            app = {"status": "unpublished", "commit": None, "logs": []}
         return self._app_answer(app)
 
     async def unpublish(self) -> dict:

@@ -123,7 +123,11 @@ class GitRunner:
         config: list[str] = []
         pass_fds: tuple[int, ...] = ()
         read_fd = None
-        credential = await self._credential(network_url) if network_url else None
+        try:
+            credential = await self._credential(network_url) if network_url else None
+        except Exception as e:  # the provider's message names the cause, never a token
+            self.log.warning("No git credentials for %s: %s", command[0], e)
+            raise GitError(command, GitResult(-1, "", f"no credentials for git: {e}")) from None
         if credential is not None:
             read_fd, write_fd = os.pipe()
             try:
@@ -159,7 +163,10 @@ class GitRunner:
             )
         except TimeoutError:
             self._kill(proc)
-            await proc.wait()
+            try:  # reap it and close its pipes (the whole group is gone: they end now)
+                await asyncio.wait_for(proc.communicate(), 10)
+            except (TimeoutError, ValueError, RuntimeError):
+                await proc.wait()
             self.log.warning("git %s timed out after %ss", command[0], timeout or self.timeout)
             raise GitError(command, None, timed_out=True) from None
         result = GitResult(

@@ -47,8 +47,8 @@ class ImadHandler(APIHandler):
         try:
             result = await produce()
         except ImadError as e:
-            if e.status >= 500:
-                self.log.warning("imad %s %s: %s", self.request.method, self.request.path, e)
+            log = self.log.warning if e.status >= 500 or e.status == 409 else self.log.info
+            log("imad %s %s -> %s: %s", self.request.method, self.request.path, e.status, e)
             self.set_status(e.status)
             self.finish(json.dumps(e.to_json()))
             return
