@@ -26,19 +26,17 @@ Decisions:
   commit an app that was live but died meanwhile (e.g. a reboot), and puts every route
   right. ``stop()`` leaves everything running; ``shutdown_all()`` (tests) stops it all.
 
-Parts: ``Release``, ``AppState``, ``LocalPublisher``, ``DEAD_TARGET``.
+Parts: ``LocalPublisher``, ``DEAD_TARGET``. The registry is ``publisher.registry``;
+process helpers are ``publisher.processes``.
 """
 
 import asyncio
-import json
 import os
 import re
 import secrets
 import shutil
 import signal
-import socket
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from traitlets import Float, Unicode
@@ -48,7 +46,9 @@ from ..names import validate_username
 from ..settings import CHECKOUT
 from . import AppStatus, Publisher, utcnow
 from .logpipe import append, spawn_logged, tail
+from .processes import free_port, http_answers, pid_alive, proc_start_time
 from .proxy import ProxyClient, proxy_argv
+from .registry import AppState, Release, load_registry, save_registry
 
 # Nothing can listen on port 1 without root: a route pointing here makes the proxy
 # answer its 503 page ("This app is not running").
@@ -57,119 +57,6 @@ COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 # The environment an app gets from us (plus REPO_URL, COMMIT, APP_DIR, PORT, ...):
 # nothing of the service's own, which holds the hub API token.
 PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR")
-
-
-def _proc_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (tells a reused pid from ours), or None."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read().decode("ascii", "replace")
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()
-    # fields[0] is field 3 (state); starttime is field 22
-    if len(fields) < 20 or fields[0] == "Z":
-        return None
-    return fields[19]
-
-
-def _pid_alive(pid: int | None, started: str | None) -> bool:
-    if not pid:
-        return False
-    now = _proc_start_time(pid)
-    if now is not None:
-        return started is None or now == started
-    if os.path.isdir("/proc/self"):  # /proc works and has no such (live) process
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _free_port(avoid=()) -> int:
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in avoid:
-            return port
-    raise UpstreamError("No free port for an app.")
-
-
-async def http_answers(port: int, host: str = "localhost", timeout: float = 1.0) -> bool:
-    """True when something answers HTTP on 127.0.0.1:``port`` (any status counts)."""
-    writer = None
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
-        writer.write(
-            f"GET / HTTP/1.0\r\nHost: {host}\r\nUser-Agent: imad-publisher\r\n\r\n".encode()
-        )
-        line = await asyncio.wait_for(reader.readline(), timeout)
-        return line.startswith(b"HTTP/")
-    except (OSError, TimeoutError):
-        return False
-    finally:
-        if writer is not None:
-            writer.close()
-
-
-@dataclass
-class Release:
-    """One run of one commit: a process on a port, in its own folder."""
-
-    id: str  # "<n>-<short sha>", the folder name
-    commit: str
-    port: int
-    dir: str
-    pid: int | None = None
-    pid_started: str | None = None
-    started_at: str | None = None
-
-    @property
-    def app_dir(self) -> str:
-        return os.path.join(self.dir, "app")
-
-    @property
-    def log_path(self) -> str:
-        return os.path.join(self.dir, "output.log")
-
-    @property
-    def target(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-@dataclass
-class AppState:
-    """What the registry keeps of one app."""
-
-    owner: str
-    slug: str
-    repo_url: str
-    status: str
-    commit: str | None = None  # the latest publish's commit
-    release: Release | None = None  # the latest publish's release (status and logs)
-    serving: Release | None = None  # where the route points, when it is alive
-    retired: list[Release] = field(default_factory=list)  # draining, to be stopped
-    published_at: str | None = None
-    updated_at: str | None = None
-    seq: int = 0
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "AppState":
-        data = dict(data)
-        for key in ("release", "serving"):
-            data[key] = Release(**data[key]) if data.get(key) else None
-        data["retired"] = [Release(**r) for r in data.get("retired", [])]
-        if data["release"] and data["serving"] and data["release"].id == data["serving"].id:
-            data["release"] = data["serving"]  # one release, one object (compared with `is`)
-        return cls(**data)
 
 
 class LocalPublisher(Publisher):
@@ -262,7 +149,7 @@ class LocalPublisher(Publisher):
         await asyncio.gather(*(self._terminate(r, grace=1.0) for r in releases))
         self._apps.clear()
         pid = self._proxy_record.get("pid")
-        if _pid_alive(pid, self._proxy_record.get("pid_started")):
+        if pid_alive(pid, self._proxy_record.get("pid_started")):
             os.killpg(pid, signal.SIGTERM)
         self._proxy_record = {}
         self._save()
@@ -344,7 +231,7 @@ class LocalPublisher(Publisher):
             release = Release(
                 id=f"{state.seq}-{commit[:7]}",
                 commit=commit,
-                port=_free_port(used),
+                port=free_port(used),
                 dir=str(self.root / state.slug / f"{state.seq}-{commit[:7]}"),
             )
             state.repo_url = repo_url
@@ -423,7 +310,7 @@ class LocalPublisher(Publisher):
         )
         self._children += [process, logpipe]
         release.pid = process.pid
-        release.pid_started = _proc_start_time(process.pid)
+        release.pid_started = proc_start_time(process.pid)
         release.started_at = utcnow()
         self._save()
         deadline = time.monotonic() + self.start_timeout
@@ -493,7 +380,7 @@ class LocalPublisher(Publisher):
         for child in self._children:
             if child.pid == release.pid:
                 return child.poll() is None
-        return _pid_alive(release.pid, release.pid_started)
+        return pid_alive(release.pid, release.pid_started)
 
     def _reap(self):
         self._children = [c for c in self._children if c.poll() is None]
@@ -558,7 +445,7 @@ class LocalPublisher(Publisher):
             self.log.info("Using the running apps proxy (API port %d)", self.proxy_api_port)
             return
         old = self._proxy_record
-        if _pid_alive(old.get("pid"), old.get("pid_started")):
+        if pid_alive(old.get("pid"), old.get("pid_started")):
             # a proxy of ours on other ports (the settings changed): replace it
             os.killpg(old["pid"], signal.SIGTERM)
         argv = proxy_argv(
@@ -583,7 +470,7 @@ class LocalPublisher(Publisher):
             await asyncio.sleep(0.05)
         self._proxy_record = {
             "pid": process.pid,
-            "pid_started": _proc_start_time(process.pid),
+            "pid_started": proc_start_time(process.pid),
             "port": self.proxy_port,
             "api_port": self.proxy_api_port,
         }
@@ -640,27 +527,10 @@ class LocalPublisher(Publisher):
         return restart
 
     def _load(self):
-        try:
-            data = json.loads(self.registry_path.read_text())
-        except FileNotFoundError:
-            return
-        except ValueError:
-            broken = self.registry_path.with_suffix(".broken")
-            os.replace(self.registry_path, broken)
-            self.log.error("The apps registry was unreadable; moved it to %s", broken)
-            return
-        self._proxy_record = data.get("proxy", {})
-        self._apps = {o: AppState.from_json(s) for o, s in data.get("apps", {}).items()}
+        self._proxy_record, self._apps = load_registry(self.registry_path, self.log)
 
     def _save(self):
-        data = {
-            "version": 1,
-            "proxy": self._proxy_record,
-            "apps": {o: s.to_json() for o, s in self._apps.items()},
-        }
-        tmp = self.registry_path.with_name(f".registry.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self.registry_path)
+        save_registry(self.registry_path, self._proxy_record, self._apps)
 
     # --- small things --------------------------------------------------------------------------------
 
