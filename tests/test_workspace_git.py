@@ -15,8 +15,9 @@ import pytest
 from traitlets import TraitError
 
 from imad_extension.workspace.config import ImadWorkspace
-from imad_extension.workspace.core import Workspace, change_status
+from imad_extension.workspace.core import Workspace
 from imad_extension.workspace.git import GitError, GitRunner
+from imad_extension.workspace.working_copy import change_status
 
 from .fake_github.server import FakeGitHub
 

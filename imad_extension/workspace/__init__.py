@@ -4,7 +4,9 @@ Under ``<base_url>imad/api/`` (docs/api.md, "Workspace API"): workspace state,
 commit-and-push, publish, the app's status and unpublish.
 
 Modules: ``config`` (traitlets: ``ImadWorkspace``), ``core`` (the logic, no tornado:
-``Workspace``), ``git`` (async git runner with the credential hook: ``GitRunner``),
+``Workspace``), ``working_copy`` (its git mechanics: commit in a temporary index, push,
+rebase, conflict branch: ``WorkingCopy``), ``git`` (async git runner with the
+credential hook: ``GitRunner``),
 ``service_client`` (the classroom service API: ``ServiceClient``), ``handlers`` (thin
 tornado handlers and ``setup_handlers``).
 
