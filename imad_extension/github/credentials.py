@@ -1,7 +1,7 @@
 """Git credentials in the workspace: the owner's current GitHub token, asked from the hub.
 
 The token lives only in JupyterHub's encrypted auth state. When git needs it, the
-workspace asks the hub (``GET $JUPYTERHUB_API_URL/user`` with the server's own
+workspace asks the hub (``GET $JUPYTERHUB_API_URL/users/$JUPYTERHUB_USER`` with the server's own
 ``$JUPYTERHUB_API_TOKEN``, whose scopes include ``admin:auth_state!user``) and hands it
 to that one git process; it is never written to ``.git/config``, a file, the
 environment or a log. Asking each time means a token refreshed or replaced by a new
@@ -32,7 +32,7 @@ import shlex
 import sys
 import urllib.error
 import urllib.request
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 USERNAME = "x-access-token"  # GitHub accepts any user name with a token as password
 LOGIN_AGAIN = (
@@ -68,26 +68,35 @@ def _origin_ok(url_or_fields, environ) -> bool:
     return (scheme, host) == allowed and scheme in ("https", "http")
 
 
-def token_from_hub(environ=None, timeout: float = 10.0) -> str:
-    """The owner's current GitHub token from the hub; raises ``NoToken`` with a reason."""
-    environ = os.environ if environ is None else environ
-    api_url = environ.get("JUPYTERHUB_API_URL")
-    api_token = environ.get("JUPYTERHUB_API_TOKEN") or environ.get("JPY_API_TOKEN")
-    if not api_url or not api_token:
-        raise NoToken("not running in a JupyterHub server (no JUPYTERHUB_API_URL/TOKEN)")
+def _hub_get(api_url: str, api_token: str, path: str, timeout: float) -> dict:
     request = urllib.request.Request(
-        api_url.rstrip("/") + "/user",
+        api_url.rstrip("/") + path,
         headers={"Authorization": f"token {api_token}", "Accept": "application/json"},
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            model = json.load(response)
+            return json.load(response)
     except urllib.error.HTTPError as e:
         raise NoToken(f"the hub answered {e.code} when asked for your GitHub login") from None
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise NoToken(
             f"the hub could not be asked for your GitHub login ({type(e).__name__})"
         ) from None
+
+
+def token_from_hub(environ=None, timeout: float = 10.0) -> str:
+    """The owner's current GitHub token from the hub; raises ``NoToken`` with a reason.
+
+    Asks ``GET /hub/api/users/<owner>``: JupyterHub fills ``auth_state`` there (for a
+    token with ``admin:auth_state``), not in the ``/hub/api/user`` "whoami" answer.
+    """
+    environ = os.environ if environ is None else environ
+    api_url = environ.get("JUPYTERHUB_API_URL")
+    api_token = environ.get("JUPYTERHUB_API_TOKEN") or environ.get("JPY_API_TOKEN")
+    if not api_url or not api_token:
+        raise NoToken("not running in a JupyterHub server (no JUPYTERHUB_API_URL/TOKEN)")
+    name = environ.get("JUPYTERHUB_USER") or _hub_get(api_url, api_token, "/user", timeout)["name"]
+    model = _hub_get(api_url, api_token, f"/users/{quote(name, safe='')}", timeout)
     auth_state = model.get("auth_state")
     if not isinstance(auth_state, dict):
         raise NoToken(

@@ -86,7 +86,9 @@ def github_host(fake_github, template):
 
 
 class FakeHubAPI:
-    """``GET /hub/api/user`` of a JupyterHub: the server token's owner with ``auth_state``.
+    """``GET /hub/api/user`` and ``/hub/api/users/<name>`` of a JupyterHub 6: the first
+    answers who the token's owner is (``auth_state`` always ``None``, as JupyterHub's
+    whoami does), the second fills in ``auth_state`` for a token allowed to read it.
 
     ``tokens`` maps server tokens to user names; ``auth_states`` user names to their auth
     state (what GitHubOAuthenticator keeps); ``share_auth_state=False`` acts like a token
@@ -101,16 +103,16 @@ class FakeHubAPI:
         api = self
 
         class UserHandler(tornado.web.RequestHandler):
-            def get(self):
+            def get(self, asked=None):
                 api.calls += 1
                 scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
                 name = api.tokens.get(token) if scheme.lower() == "token" else None
-                if name is None:
-                    self.set_status(403)
-                    self.finish({"status": 403, "message": "Missing or invalid credentials"})
+                if name is None or (asked is not None and asked != name):
+                    self.set_status(403 if name is None else 404)
+                    self.finish({"status": self.get_status(), "message": "Not allowed"})
                     return
-                model = {"kind": "user", "name": name}
-                if api.share_auth_state:
+                model = {"kind": "user", "name": name, "auth_state": None}
+                if asked is not None and api.share_auth_state:
                     model["auth_state"] = api.auth_states.get(name)
                 self.set_header("Content-Type", "application/json")
                 self.finish(json.dumps(model))
@@ -125,7 +127,9 @@ class FakeHubAPI:
             asyncio.set_event_loop(asyncio.new_event_loop())
             self.loop = tornado.ioloop.IOLoop.current()
             server = tornado.httpserver.HTTPServer(
-                tornado.web.Application([(r"/hub/api/user", UserHandler)])
+                tornado.web.Application(
+                    [(r"/hub/api/user", UserHandler), (r"/hub/api/users/([^/]+)", UserHandler)]
+                )
             )
             server.add_sockets(sockets)
             ready.set()
@@ -144,6 +148,7 @@ class FakeHubAPI:
         return {
             "JUPYTERHUB_API_URL": self.url,
             "JUPYTERHUB_API_TOKEN": server_token,
+            "JUPYTERHUB_USER": self.tokens.get(server_token, ""),
             "IMAD_GITHUB_URL": github_url,
         }
 
