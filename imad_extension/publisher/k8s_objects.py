@@ -106,7 +106,6 @@ def make_deployment(
     Requests are small (an idle course app needs ~50 MB and next to no CPU) so a class
     of 1,000 fits on a few nodes; limits come from the settings.
     """
-    name = object_name(app.slug)
     container = {
         "name": "app",
         "image": apps["image"],

@@ -205,8 +205,24 @@ class PodRuntime:
 
     @staticmethod
     def map_paths(value: str, mounts) -> str:
+        """Rewrite paths under a mountPath to the volume's local directory.
+
+        A path that exists on this machine (``/tmp/pytest-.../repo.git``) is this
+        machine's and is left alone, even when a volume is mounted at ``/tmp``.
+        """
         for mount_path, local in mounts:
-            value = re.sub(re.escape(mount_path) + r"(?=/|:|$|\s)", str(local), value)
+            pattern = (
+                r"(?:(?<=^)|(?<=[\s=:,\"']))"
+                + re.escape(mount_path)
+                + r"(/[^\s:=,;\"']*)?(?=$|[\s:=,;\"'])"
+            )
+
+            def swap(m, local=local):
+                if os.path.exists(m.group(0)):
+                    return m.group(0)
+                return str(local) + (m.group(1) or "")
+
+            value = re.sub(pattern, swap, value)
         return value
 
     def env_for(self, container: dict, image: ImageSpec, mounts) -> dict:
