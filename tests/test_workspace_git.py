@@ -231,6 +231,12 @@ def test_bad_env_number(monkeypatch):
         ImadWorkspace().max_file_bytes  # noqa: B018
 
 
+def test_credential_provider_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("IMAD_CREDENTIAL_PROVIDER", "os.path:basename")
+    config = ImadWorkspace(app_dir=str(tmp_path), repo_url="x")
+    assert Workspace(config).git.credential_provider is os.path.basename
+
+
 def test_credential_provider_import_string(tmp_path):
     config = ImadWorkspace(
         app_dir=str(tmp_path), credential_provider="os.path:basename", repo_url="x"

@@ -262,6 +262,12 @@ class ImadWorkspace(Configurable):
         credential is handed to that one git process through an inherited pipe read by
         a ``credential.helper`` given on its command line, so it is never written to
         ``.git/config``, a file, the server's environment or a log, and other helpers
-        (e.g. a credential store) are switched off for it. Default: None (local mode).
+        (e.g. a credential store) are switched off for it.
+        Default: $IMAD_CREDENTIAL_PROVIDER (an import string), else None (local mode).
+        GitHub mode: ``imad_extension.github.credentials:credential_provider``.
         """,
     )
+
+    @default("credential_provider")
+    def _default_credential_provider(self):
+        return _env("IMAD_CREDENTIAL_PROVIDER") or None
