@@ -290,6 +290,9 @@ class LocalPublisher(Publisher):
         """Start ``release``; None once it answers HTTP, else what went wrong."""
         os.makedirs(release.dir, exist_ok=True)
         env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+        node = self.settings["apps"]["node_command"]
+        if os.path.isabs(node):  # a node of its own: first on the app's PATH
+            env["PATH"] = os.pathsep.join([os.path.dirname(node), env.get("PATH", os.defpath)])
         home = self.root / state.slug / "home"
         home.mkdir(parents=True, exist_ok=True)
         env.update(
@@ -453,9 +456,13 @@ class LocalPublisher(Publisher):
         )
         env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
         env["CONFIGPROXY_AUTH_TOKEN"] = token
+        # names its state dir, so test harnesses can find (and end) a proxy left running
+        env["IMAD_APPS_ROOT"] = str(self.root)
         log_path = self.root / "proxy.log"
         try:
-            process, logpipe = spawn_logged(argv, log_path, self.log_max_bytes, env=env)
+            process, logpipe = spawn_logged(
+                argv, log_path, self.log_max_bytes, env=env, cwd=str(self.root)
+            )
         except OSError as e:
             raise UpstreamError(f"Could not start the apps proxy {argv[0]}: {e}") from e
         self._children += [process, logpipe]
