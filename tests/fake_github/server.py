@@ -240,7 +240,8 @@ class FakeGitHub:
         self._loop = None
 
     def call_later(self, delay: float, callback):
-        self._loop.call_later(delay, callback)
+        """Run ``callback`` on the fake's loop after ``delay`` s (from any thread)."""
+        self._loop.add_callback(self._loop.call_later, delay, callback)
 
     # --- accounts and tokens ---------------------------------------------------------
     def add_user(self, login: str, email: str | None = None, name: str | None = None) -> dict:
