@@ -237,6 +237,10 @@ def update_spawner(c, settings: dict, roster: Roster):
         c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
         c.Spawner.start_timeout = 60
         c.Spawner.http_timeout = 60
+        if os.geteuid() == 0:
+            # Local mode runs every workspace as the hub's own user (one machine, no
+            # isolation); Jupyter Server refuses root unless told.
+            c.Spawner.args = ["--allow-root"]
     c.Spawner.default_url = f"/lab/tree/{ws['app_dir']}/server.js"
     scopes = [
         "users:activity!user",
