@@ -82,7 +82,9 @@ async def test_publish_goes_live_fast_and_serves_the_commit(publisher, settings,
     assert ISO.match(app["published_at"]) and ISO.match(app["updated_at"])
     assert any("listening on" in line for line in app["logs"])
     assert await publisher.status("alice") == app
-    assert [a["owner"] for a in await publisher.list_apps()] == ["alice"]
+    listed = await publisher.list_apps()
+    assert [a["owner"] for a in listed] == ["alice"]
+    assert listed[0]["logs"] == [] and listed[0]["status"] == "live"
     assert (await publisher.status("bob"))["status"] == "unpublished"
 
 

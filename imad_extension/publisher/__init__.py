@@ -28,7 +28,8 @@ Subclasses override (all ``async``):
   ``wait`` seconds (then still ``starting``). ``None``: until settled.
 - ``status(owner)``: the app (``unpublished`` when there is none), with its last logs.
 - ``unpublish(owner, reason=None)``: stop serving it; answer the ``unpublished`` app.
-- ``list_apps()``: every app that is not ``unpublished``.
+- ``list_apps()``: every app that is not ``unpublished``, without logs (``logs`` is
+  ``[]``: reading thousands of logs for a list costs too much; ``status`` has them).
 
 Callers check names and commits; publishers may assume ``owner`` is a valid user name
 and ``commit`` 40 hex digits, and raise ``imad_extension.errors.UpstreamError`` when

@@ -180,16 +180,16 @@ class LocalPublisher(Publisher):
             # the publish was cut short by an unpublish (or a stop): say where it is
         return await self.status(owner)
 
-    async def status(self, owner: str) -> dict:
+    async def status(self, owner: str, logs: bool = True) -> dict:
         state = self._apps.get(owner)
         if state is None:
             return self.app_record(owner).to_json()
-        logs = tail(state.release.log_path, self.log_lines) if state.release else []
+        lines = tail(state.release.log_path, self.log_lines) if state.release and logs else []
         return self.app_record(
             owner,
             status=state.status,
             commit=state.commit,
-            logs=logs,
+            logs=lines,
             published_at=state.published_at,
             updated_at=state.updated_at,
             serving=state.serving.commit if state.serving else None,
@@ -212,7 +212,7 @@ class LocalPublisher(Publisher):
         return self.app_record(owner).to_json()
 
     async def list_apps(self) -> list[dict]:
-        return [await self.status(owner) for owner in sorted(self._apps)]
+        return [await self.status(owner, logs=False) for owner in sorted(self._apps)]
 
     # --- publishing ---------------------------------------------------------------------------
 
