@@ -133,6 +133,7 @@ async def test_republish_under_load_fails_no_request(publisher, settings, alice)
         await asyncio.to_thread(thread.join, 10)
     assert results["failed"] == []
     rate = results["ok"] / (elapsed + 0.3)
+    print(f"{results['ok']} requests at {rate:.0f}/s during the republish, none failed")
     assert rate >= 50, f"only {rate:.0f} requests/s"
     assert results["v2"] > 0
     assert get_app(settings, "alice") == (200, "v2")
