@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIM = """\
 # GitHub-mode hub for the tests: the classroom's own configuration, then the GitHub
 # mode hub wiring (until hubconfig calls it itself).
-import os
 import sys
 
 from imad_extension.github.hub import configure_github_hub
@@ -40,8 +39,6 @@ c = get_config()  # noqa: F821
 settings = load_settings()
 configure(c, settings)
 configure_github_hub(c, settings)
-if os.geteuid() == 0:  # CI containers run as root; jupyter_server refuses it otherwise
-    c.Spawner.args = list(c.Spawner.args) + ["--ServerApp.allow_root=True"]
 if STUB_SERVICE:  # the classroom service cannot run in this checkout yet
     c.JupyterHub.services[0]["command"] = [sys.executable, "-m", "tests.fake_github.service_stub"]
     c.JupyterHub.services[0]["environment"]["PYTHONPATH"] = CHECKOUT

@@ -7,12 +7,12 @@
   is provisioned with their own token (from the auth state) and the workspace's
   ``IMAD_REPO_*`` variables are set from the repository actually found or made (an
   existing fork may have another name); ``IMAD_GITHUB_URL`` names the only host the
-  workspace may give the token to. The token itself is not put in the environment;
+  workspace may give the token to. The token itself is never put in the environment;
 - makes the spawner show provisioning progress on the spawn page
   (``ProvisionProgressMixin``: "Forking ...", "Waiting for GitHub ...",
   "GitHub is busy, retrying in N s");
 - tells the workspace where git credentials come from
-  (``--ImadWorkspace.credential_provider=...`` in ``Spawner.args``);
+  (``IMAD_CREDENTIAL_PROVIDER``, the workspace's ``credential_provider`` fallback);
 - adds ``admin:auth_state!user`` to the ``user`` role and to ``server_token_scopes``, so a
   workspace's own token may read its owner's auth state (JupyterHub gives a server token
   only the scopes its owner holds).
@@ -85,6 +85,7 @@ async def provision_for_spawner(spawner, settings: dict, host=None):
             "IMAD_REPO_WEB_URL": info.web_url or "",
             "IMAD_BRANCH": info.default_branch,
             "IMAD_GITHUB_URL": github_url,
+            "IMAD_CREDENTIAL_PROVIDER": CREDENTIAL_PROVIDER,
         }
     )
     return info
@@ -111,10 +112,6 @@ def configure_github_hub(c, settings: dict):
     c.Spawner.pre_spawn_hook = prepare_github_workspace
     if "spawner_class" in c.JupyterHub:
         c.JupyterHub.spawner_class = with_progress(c.JupyterHub.spawner_class)
-    args = list(c.Spawner.args) if "args" in c.Spawner else []
-    flag = f"--ImadWorkspace.credential_provider={CREDENTIAL_PROVIDER}"
-    if flag not in args:
-        c.Spawner.args = args + [flag]
     if "server_token_scopes" in c.Spawner and not callable(c.Spawner.server_token_scopes):
         c.Spawner.server_token_scopes = _scopes_with(
             c.Spawner.server_token_scopes, AUTH_STATE_SCOPE
