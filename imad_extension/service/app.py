@@ -29,6 +29,7 @@ from ..publisher import publisher_for
 from ..roster_sync import HubAPI
 from ..settings import load_settings
 from .core import AppsAPI
+from .dashboard import dashboard_handlers
 from .handlers import api_handlers
 
 log = logging.getLogger("imad.service")
@@ -83,6 +84,7 @@ def make_app(settings: dict, hub_auth: HubAuth | None = None, publisher=None) ->
     handlers = api_handlers(prefix)
     if isinstance(hub_auth, HubOAuth):
         handlers.append((prefix + "oauth_callback", OAuthCallbackHandler))
+    handlers += dashboard_handlers(settings, hub_auth, publisher, hub=hub, prefix=prefix)
     return web.Application(
         handlers,
         hub_auth=hub_auth,

@@ -406,10 +406,12 @@ def dashboard_handlers(
 ) -> list:
     """The dashboard's routes, for the classroom service's tornado application.
 
+    Include them in the application (``handlers += dashboard_handlers(...)``).
     ``hub_auth``: the service's ``HubOAuth`` (default: one from the environment);
     ``publisher``: the running publisher (app states); ``hub``: a ``HubAPI`` as the
     service (default: ``$JUPYTERHUB_API_URL`` + ``$JUPYTERHUB_API_TOKEN``); ``prefix``:
-    the service prefix (default ``$JUPYTERHUB_SERVICE_PREFIX``).
+    the service prefix (default ``$JUPYTERHUB_SERVICE_PREFIX``). Without a hub (no
+    ``hub`` and no ``$JUPYTERHUB_API_TOKEN``) there is no dashboard: ``[]``.
     """
     import os
 
@@ -417,7 +419,10 @@ def dashboard_handlers(
         "JUPYTERHUB_SERVICE_PREFIX", f"/services/{settings['service']['name']}/"
     )
     base_url = os.environ.get("JUPYTERHUB_BASE_URL", settings["hub"]["base_url"])
-    hub = hub or HubAPI.from_env()
+    if hub is None:
+        if not os.environ.get("JUPYTERHUB_API_TOKEN"):
+            return []  # no hub to ask: no dashboard (e.g. tests of the apps API alone)
+        hub = HubAPI.from_env()
     if hub_auth is None:
         hub_auth = HubOAuth(api_token=hub.token, cache_max_age=60)
     ctx = {
