@@ -18,8 +18,11 @@ import {
   Notification,
   showDialog
 } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
+import { IEditorTracker } from '@jupyterlab/fileeditor';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { appPath } from './format';
 import { HttpWorkspaceClient } from './handler';
@@ -113,8 +116,50 @@ async function showAppFiles(
   if (fileBrowser && fileBrowser.model.path === '') {
     await fileBrowser.model.cd(`/${dir}`).catch(() => undefined);
   }
-  if (!hasOpenDocument(app, docManager)) {
+  // A /lab/tree/<path> URL opens its own file; otherwise show the main file.
+  const treePath = PageConfig.getOption('treePath');
+  if (!treePath && !hasOpenDocument(app, docManager)) {
     docManager.openOrReveal(await mainFile(app, ws.app_dir));
+  }
+}
+
+/** The plugin whose `defaultViewers` setting picks the viewer per file type. */
+const DOCMANAGER_PLUGIN = '@jupyterlab/docmanager-extension:plugin';
+
+/**
+ * The app's web pages are code the student edits: open .html files in
+ * JupyterLab's editor (the HTML viewer stays under "Open With"), unless the
+ * student chose a viewer for HTML in Settings > Document Manager. The
+ * document manager re-applies that setting when it loads or changes, so this
+ * runs after it each time.
+ */
+async function preferEditorForHTML(
+  app: JupyterFrontEnd,
+  settingRegistry: ISettingRegistry | null
+): Promise<void> {
+  const apply = (viewers: unknown): void => {
+    if (viewers && typeof viewers === 'object' && 'html' in viewers) {
+      return;
+    }
+    try {
+      app.docRegistry.setDefaultWidgetFactory('html', 'Editor');
+    } catch (error) {
+      console.warn(
+        'IMAD: could not make the editor the default for HTML files',
+        error
+      );
+    }
+  };
+  if (!settingRegistry) {
+    apply(undefined);
+    return;
+  }
+  try {
+    const settings = await settingRegistry.load(DOCMANAGER_PLUGIN);
+    apply(settings.composite.defaultViewers);
+    settings.changed.connect(() => apply(settings.composite.defaultViewers));
+  } catch {
+    apply(undefined);
   }
 }
 
@@ -122,14 +167,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'The IMAD panel: commit, publish and watch your course app.',
   autoStart: true,
-  requires: [IDocumentManager],
-  optional: [ICommandPalette, IDefaultFileBrowser, ILayoutRestorer],
+  requires: [IDocumentManager, IEditorTracker],
+  optional: [
+    ICommandPalette,
+    IDefaultFileBrowser,
+    ILayoutRestorer,
+    ISettingRegistry
+  ],
   activate: (
     app: JupyterFrontEnd,
     docManager: IDocumentManager,
+    _editors: IEditorTracker,
     palette: ICommandPalette | null,
     fileBrowser: IDefaultFileBrowser | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    settingRegistry: ISettingRegistry | null
   ) => {
     const model = new WorkspaceModel({
       client: new HttpWorkspaceClient(),
@@ -224,6 +276,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     void app.restored.then(async () => {
+      await preferEditorForHTML(app, settingRegistry);
       app.shell.activateById(panel.id);
       await model.start();
       if (model.workspace?.state === 'ready') {

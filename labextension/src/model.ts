@@ -58,6 +58,9 @@ export function errorMessage(error: unknown): string {
   return 'Something went wrong in the IMAD panel. Reload the page and try again.';
 }
 
+/** What the model reads periodically. */
+type ReadSource = 'workspace' | 'app';
+
 export class WorkspaceModel {
   constructor(options: IWorkspaceModelOptions) {
     this._client = options.client;
@@ -90,9 +93,13 @@ export class WorkspaceModel {
     return this._progress;
   }
 
-  /** Set while the workspace server does not answer. */
+  /**
+   * Why the panel's information may be stale: the last failure to read the
+   * workspace or the app (null when both reads succeed).
+   */
   get connectionError(): string | null {
-    return this._connectionError;
+    const errors = [...this._readErrors.values()];
+    return errors.length > 0 ? errors[0].message : null;
   }
 
   /**
@@ -150,9 +157,9 @@ export class WorkspaceModel {
   async refreshWorkspace(): Promise<void> {
     try {
       this._workspace = await this._client.getWorkspace();
-      this._reachable();
+      this._readOK('workspace');
     } catch (error) {
-      this._readFailed(error);
+      this._readFailed('workspace', error);
     }
     this._changed.emit();
   }
@@ -161,9 +168,9 @@ export class WorkspaceModel {
   async refreshApp(): Promise<void> {
     try {
       this._setApp(await this._client.getApp());
-      this._reachable();
+      this._readOK('app');
     } catch (error) {
-      this._readFailed(error);
+      this._readFailed('app', error);
     }
     this._changed.emit();
     this._scheduleAppPoll();
@@ -342,31 +349,41 @@ export class WorkspaceModel {
   private _writeFailed(action: string, error: unknown): void {
     const message = errorMessage(error);
     if (error instanceof WorkspaceAPIError && error.unreachable) {
-      // The refresh that follows fails the same way: say it once.
-      this._connectionError = message;
+      // The refreshes that follow fail the same way: say it once.
+      this._readErrors.set('workspace', { message, unreachable: true });
+      this._readErrors.set('app', { message, unreachable: true });
     }
     this._notifier.error(`${action} failed: ${message}`);
   }
 
-  private _reachable(): void {
-    if (this._connectionError) {
-      this._connectionError = null;
+  private _readOK(source: ReadSource): void {
+    const previous = this._readErrors.get(source);
+    if (!previous) {
+      return;
+    }
+    this._readErrors.delete(source);
+    const stillDown = [...this._readErrors.values()].some(e => e.unreachable);
+    if (previous.unreachable && !stillDown) {
       this._notifier.info('Reconnected to your workspace server.');
     }
   }
 
-  private _readFailed(error: unknown): void {
+  private _readFailed(source: ReadSource, error: unknown): void {
     const message = errorMessage(error);
-    // Notify once per outage, not at every poll.
-    if (this._connectionError !== message) {
-      this._connectionError = message;
+    const unreachable = error instanceof WorkspaceAPIError && error.unreachable;
+    // Notify once per outage, not at every poll, and once for both sources.
+    const known = [...this._readErrors.values()].some(
+      e => e.message === message
+    );
+    this._readErrors.set(source, { message, unreachable });
+    if (!known) {
       this._notifier.error(message);
     }
   }
 
   private _appPollDelay(): number {
     const app = this._app;
-    if (this._connectionError) {
+    if ([...this._readErrors.values()].some(e => e.unreachable)) {
       return this._slowPollMs;
     }
     if (app?.status === 'starting') {
@@ -417,7 +434,10 @@ export class WorkspaceModel {
   private _app: IAppState | null = null;
   private _busy: BusyAction = null;
   private _progress: string | null = null;
-  private _connectionError: string | null = null;
+  private _readErrors = new Map<
+    ReadSource,
+    { message: string; unreachable: boolean }
+  >();
   private _message = '';
   private _messageEdited = false;
   private _crashedAt = 0;

@@ -292,6 +292,27 @@ describe('WorkspaceModel', () => {
     expect(notifier.messages.at(-1)?.[1]).toMatch(/Reconnected/);
   });
 
+  it('reports a failing app status once, without a false "Reconnected"', async () => {
+    const client = new FakeClient();
+    const failing = new WorkspaceAPIError(
+      'The classroom service could not be reached.',
+      502,
+      'upstream_error'
+    );
+    client.getApp = async () => {
+      throw failing;
+    };
+    const { model, notifier } = await started(client);
+    await model.refresh();
+    await model.refreshWorkspace();
+    expect(notifier.messages).toEqual([
+      ['error', 'The classroom service could not be reached.']
+    ]);
+    expect(model.connectionError).toBe(
+      'The classroom service could not be reached.'
+    );
+  });
+
   it('unpublishes and opens the live app only when published', async () => {
     const { model, opened, notifier } = await started();
     expect(model.openLiveApp()).toBe(false);
