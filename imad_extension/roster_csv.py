@@ -253,10 +253,12 @@ class RosterDiff:
             out.append(f"new cohort {c}")
         for c in self.removed_cohorts:
             out.append(f"cohort {c} is no longer on the roster")
-        for u in self.added_users:
-            out.append(f"new user {u}")
-        for u in self.removed_users:
-            out.append(f"{u} left the roster")
+        if self.added_users:
+            out.append(f"{len(self.added_users)} new user(s): {_short(self.added_users)}")
+        if self.removed_users:
+            out.append(
+                f"{len(self.removed_users)} user(s) left the roster: {_short(self.removed_users)}"
+            )
         for s, (old, new) in sorted(self.moved.items()):
             out.append(f"student {s} moved from {old} to {new}")
         moved = set(self.moved)

@@ -107,7 +107,7 @@ def ensure_running(room, alice, instructor):
 def ensure_published(room, alice):
     """Setup for a cell: alice's app is live. (One retry: a publish right after an
     unpublish can hit a publisher race, reported separately; cells never retry.)"""
-    for attempt in range(2):
+    for _attempt in range(2):
         if alice.service("GET", "api/apps/alice").json()["status"] == "live":
             return
         commit = head_commit(room, "alice")
