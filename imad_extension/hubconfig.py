@@ -290,4 +290,8 @@ def configure(c, settings: dict):
     update_roster(c, settings, roster)
     update_spawner(c, settings, roster)
     update_service(c, settings)
+    if settings["repos"]["host"] == "github":
+        from .github.hub import configure_github_hub
+
+        configure_github_hub(c, settings)
     return c

@@ -14,7 +14,17 @@ import uuid
 import pytest
 import requests
 
+from .classroom import Classroom
+
 pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory):
+    """This module's own classroom: its assertions on alice's repository need a fresh one."""
+    room = Classroom(tmp_path_factory.mktemp("e2e")).start()
+    yield room
+    room.stop()
 
 
 def write_file(classroom, token, user, path, content):

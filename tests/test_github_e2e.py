@@ -283,11 +283,5 @@ def test_revoked_token_asks_to_log_in_again(github_classroom, alice):
     r = api(room, token, "POST", "commit", json={"message": "After revoke"})
     # nothing lost: the commit is in the working copy
     assert "after revoke" in (room.state_dir / "homes" / "alice" / "app" / "server.js").read_text()
-    if r.status_code == 502 and "Authentication failed" in r.text:
-        pytest.xfail(
-            "the workspace reports a refused push (502) instead of asking to log in again: "
-            "it should map imad_extension.github.credentials.is_auth_failure(git output) to "
-            "Unauthorized(credentials.LOGIN_AGAIN)"
-        )
     assert r.status_code == 401, r.text
     assert re.search(r"log (out and log )?in again", r.json()["message"], re.I), r.json()

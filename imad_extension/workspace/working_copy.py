@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import BadRequest, Conflict, PayloadTooLarge, UpstreamError
+from ..errors import BadRequest, Conflict, PayloadTooLarge, Unauthorized, UpstreamError
+from ..github.credentials import LOGIN_AGAIN, is_auth_failure
 from .git import GitError, GitRunner
 
 
@@ -298,6 +299,9 @@ class WorkingCopy:
                 return rebased
             if not re.search(r"\t\[rejected\]", res.stdout):
                 short = (await self.head()).short
+                if is_auth_failure(res.stderr):
+                    self.log.warning("Push of %s refused: credentials not accepted", short)
+                    raise Unauthorized(f"{LOGIN_AGAIN} (Your commit {short} is saved.)", commit=short)
                 detail = (res.stderr.strip().splitlines() or ["no details"])[-1]
                 self.log.error("Push of %s to origin/%s failed: %s", short, branch, res.stderr)
                 raise UpstreamError(
