@@ -4,7 +4,9 @@ One nested dict describes a classroom; every component (hub configuration, class
 service, workspace spawn environment) reads the same one. Layers, each only *setting*
 keys, applied in order:
 
-1. ``DEFAULTS`` below (local mode, the demo cohort);
+1. ``DEFAULTS`` below (local mode, the demo cohort), with ``MODE_DEFAULTS`` of the mode
+   the later layers choose (``mode: kubernetes`` defaults to GitHub, KubeSpawner and the
+   Kubernetes publisher);
 2. a YAML file: ``IMAD_CONFIG`` or the ``config_file`` argument;
 3. environment variables (``ENV_VARS``), e.g. ``IMAD_PASSWORD``, ``IMAD_STATE_DIR``.
 
@@ -14,7 +16,7 @@ keys, applied in order:
 The hub passes the resolved settings to the classroom service in ``IMAD_SETTINGS``
 (JSON), so both always agree; ``load_settings`` takes that as a complete layer 1-3.
 
-Parts: ``DEFAULTS``, ``ENV_VARS``, ``SettingsError``, ``load_settings``,
+Parts: ``DEFAULTS``, ``MODE_DEFAULTS``, ``ENV_VARS``, ``SettingsError``, ``load_settings``,
 ``ensure_password``, ``app_url``, ``to_env``.
 """
 
@@ -109,6 +111,17 @@ DEFAULTS = {
     "service": {
         "name": "imad",
         "port": 10101,
+    },
+}
+
+# What `mode: kubernetes` changes in the defaults (before the YAML file and environment).
+MODE_DEFAULTS = {
+    "kubernetes": {
+        "state_dir": "/srv/jupyterhub/imad",  # the hub pod's volume (z2jh hub.db PVC)
+        "auth": {"kind": "github"},
+        "repos": {"host": "github"},
+        "apps": {"publisher": "kubernetes", "scheme": "https", "port": 0},
+        "workspace": {"spawner": "kubernetes"},
     },
 }
 
@@ -215,15 +228,25 @@ def load_settings(config_file=None, environ=None) -> dict:
         _merge(settings, json.loads(environ["IMAD_SETTINGS"]), "IMAD_SETTINGS")
         return settings
     config_file = config_file or environ.get("IMAD_CONFIG")
+    layers = []
     if config_file:
         import yaml
 
         path = Path(config_file)
         if not path.exists():
             raise SettingsError(f"IMAD_CONFIG: {path} does not exist")
-        data = yaml.safe_load(path.read_text()) or {}
-        _merge(settings, data, str(path))
-    _merge(settings, _env_layer(environ), "environment")
+        layers.append((yaml.safe_load(path.read_text()) or {}, str(path)))
+    layers.append((_env_layer(environ), "environment"))
+    # The mode picks the defaults of the parts that vary by mode; layers may still
+    # choose each part (e.g. GitHub repositories with local workspaces).
+    mode = settings["mode"]
+    for data, _ in layers:
+        if isinstance(data, dict) and "mode" in data:
+            mode = data["mode"]
+    if mode in MODE_DEFAULTS:
+        _merge(settings, MODE_DEFAULTS[mode], f"defaults of mode {mode}")
+    for data, source in layers:
+        _merge(settings, data, source)
     settings["state_dir"] = str(Path(settings["state_dir"]).expanduser().resolve())
     return settings
 

@@ -66,3 +66,13 @@ def test_settings_pass_to_children_whole(tmp_path):
     s = load_settings(environ={"IMAD_STATE_DIR": str(tmp_path), "IMAD_APPS_PORT": "9999"})
     child = load_settings(environ={"IMAD_SETTINGS": json.dumps(s), "IMAD_APPS_PORT": "1"})
     assert child == s
+
+
+def test_kubernetes_mode_changes_the_defaults_of_what_varies(tmp_path):
+    s = load_settings(environ={"IMAD_MODE": "kubernetes", "IMAD_APPS_DOMAIN": "apps.example.net"})
+    assert s["workspace"]["spawner"] == "kubernetes" and s["apps"]["publisher"] == "kubernetes"
+    assert s["auth"]["kind"] == "github" and s["repos"]["host"] == "github"
+    assert app_url(s, "alice") == "https://alice.apps.example.net/"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("mode: kubernetes\nrepos:\n  host: local\n")
+    assert load_settings(environ={"IMAD_CONFIG": str(cfg)})["repos"]["host"] == "local"
