@@ -289,7 +289,10 @@ class Store:
         obj.setdefault("apiVersion", res.api_version)
         obj.setdefault("kind", res.kind)
         if res.has_status and plural != "namespaces":
-            obj["status"] = obj.get("status") or {}
+            # what the API server itself puts there before any controller has looked
+            obj["status"] = (
+                {"phase": "Pending"} if plural in ("pods", "persistentvolumeclaims") else {}
+            )
         if self.validator:
             self.validator(obj)
         meta["resourceVersion"] = self._bump()
