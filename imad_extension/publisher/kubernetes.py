@@ -121,6 +121,10 @@ class KubernetesPublisher(Publisher):
         self._deployments: Reflector | None = None
         self._pods: Reflector | None = None
         self._tombstones: dict[str, str] = {}  # Deployment name -> uid being deleted
+        # The pod cache indexed by app (instance label -> {pod name: pod}), kept in step
+        # with it by ``_on_pod``, so an app's status costs O(its pods), not O(all pods).
+        self._pods_by_app: dict[str, dict[str, dict]] = {}
+        self._app_of_pod: dict[str, str] = {}
         self._log_cache: dict[tuple, tuple[float, list[str]]] = {}
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -138,7 +142,7 @@ class KubernetesPublisher(Publisher):
             core.list_namespaced_pod,
             self.namespace,
             selector,
-            self._on_change,
+            self._on_pod,
             self.watch_timeout,
             "pods",
         )
@@ -175,6 +179,32 @@ class KubernetesPublisher(Publisher):
                 del self._deployments.objects[name]
         self._on_change(type_, obj)
 
+    def _on_pod(self, type_, obj):
+        if obj is None:  # RELISTED: the cache was replaced wholesale
+            self._pods_by_app.clear()
+            self._app_of_pod.clear()
+            for pod in self._pods.objects.values():
+                self._index_pod(pod)
+        else:
+            self._unindex_pod(obj["metadata"]["name"])
+            if type_ != "DELETED":
+                self._index_pod(obj)
+        self._on_change(type_, obj)
+
+    def _index_pod(self, pod: dict):
+        name = pod["metadata"]["name"]
+        app = (pod["metadata"].get("labels") or {}).get("app.kubernetes.io/instance")
+        self._pods_by_app.setdefault(app, {})[name] = pod
+        self._app_of_pod[name] = app
+
+    def _unindex_pod(self, name: str):
+        app = self._app_of_pod.pop(name, None)
+        pods = self._pods_by_app.get(app)
+        if pods is not None:
+            pods.pop(name, None)
+            if not pods:
+                del self._pods_by_app[app]
+
     def _on_change(self, type_, obj):
         event, self._changed = self._changed, asyncio.Event()
         event.set()
@@ -192,10 +222,7 @@ class KubernetesPublisher(Publisher):
         if dep is None or dep["metadata"].get("deletionTimestamp"):
             return self.app_record(owner), None
         commit = _annotations(dep).get(COMMIT_ANNOTATION)
-        pods = [
-            p for p in self._pods.objects.values()
-            if (p["metadata"].get("labels") or {}).get("app.kubernetes.io/instance") == name
-        ]  # fmt: skip
+        pods = list(self._pods_by_app.get(name, {}).values())
         pods.sort(key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]))
         current = [
             p for p in pods
