@@ -36,6 +36,7 @@ VENV_BIN = str(Path(sys.executable).parent)
 IMAGES = {
     # the singleuser image: this checkout's venv has JupyterLab and both extensions
     "imad/singleuser:0.1.0": ImageSpec(
+        entrypoint=[str(classroom_module.ROOT / "images" / "singleuser" / "start.sh")],
         cmd=["jupyterhub-singleuser"],
         env={
             "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
@@ -147,9 +148,8 @@ def test_spawn_commit_publish_republish_unpublish(k8s_classroom, cluster):
         c["metadata"]["name"] for c in cluster.objects("persistentvolumeclaims", "default")
     ] == ["claim-alice"]
 
-    api = lambda method, path, **kw: room.server_api(
-        token, "alice", method, f"imad/api/{path}", **kw
-    )  # noqa: E731
+    def api(method, path, **kw):
+        return room.server_api(token, "alice", method, f"imad/api/{path}", **kw)
 
     def wait_ready():
         deadline = time.monotonic() + 60
