@@ -46,31 +46,30 @@ PANEL = "#imad-classroom-panel"
 BADGE = f"{PANEL} .imad-StatusBadge"
 
 
-@pytest.fixture(scope="module")
-def browser():
+@pytest.fixture
+def page():
+    """A Chromium page (function-scoped: Playwright's event loop must be gone before
+    pytest-jupyter's autouse loop fixture closes its own)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 960})
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    yield page
-    if os.environ.get("IMAD_KEEP_TRACE"):
-        page.screenshot(path=str(ARTIFACTS / "last-page.png"))
-    context.close()
+        context = browser.new_context(viewport={"width": 1440, "height": 960})
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "last-page.png"))
+            context.close()
+            browser.close()
 
 
 def screenshot(page, name: str):
     """Save a screenshot of the panel (artifacts; docs too when asked)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"panel-{name}.png"
-    page.locator(PANEL).screenshot(path=str(path), animations="disabled")
+    page.locator(f"{PANEL} .imad-Panel-content").screenshot(path=str(path), animations="disabled")
     if os.environ.get("IMAD_UPDATE_SCREENSHOTS") == "1":
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
@@ -132,6 +131,13 @@ def test_edit_publish_see_it_live_then_crash(classroom, page):
     commit = panel.locator(".imad-CommitButton")
     assert commit.is_disabled()
     assert "Nothing to commit" in commit.get_attribute("title")
+    # Controls have accessible names and are reachable by keyboard.
+    message = panel.get_by_role("textbox", name="Commit message")
+    message.focus()
+    page.keyboard.press("Tab")  # Commit is disabled (nothing to commit): skipped
+    assert page.evaluate("document.activeElement.textContent") == "Publish"
+    assert panel.get_by_role("log", name="Logs").count() == 1
+    assert panel.get_by_role("button", name="Refresh the IMAD panel").count() == 1
     screenshot(page, "idle")
 
     # Type a marker into public/index.html in the editor and save.
@@ -147,7 +153,9 @@ def test_edit_publish_see_it_live_then_crash(classroom, page):
     change.wait_for(state="visible", timeout=15_000)
     assert change.get_attribute("data-status") == "modified"
     message = panel.locator("#imad-commit-message")
-    assert message.input_value() == "Update public/index.html"
+    # A default message the student can edit ("Update public/index.html"; more files
+    # when JupyterLab's .ipynb_checkpoints are listed too).
+    assert message.input_value().startswith("Update ")
     message.fill(f"Show {marker}")
     assert commit.is_enabled()
 
@@ -178,6 +186,21 @@ def test_edit_publish_see_it_live_then_crash(classroom, page):
     assert app_page.locator("#marker").inner_text() == marker
     app_page.close()
 
+    # The command palette has the IMAD commands; "Open Live App" opens the same tab.
+    page.keyboard.press("Control+Shift+c")
+    palette = page.locator(".lm-CommandPalette-input")
+    palette.fill("Open Live App")
+    item = page.locator(".lm-CommandPalette-item", has_text="Open Live App")
+    with page.context.expect_page() as new_tab:
+        item.first.click()
+    assert new_tab.value.url == expected_url
+    new_tab.value.close()
+    page.keyboard.press("Control+Shift+c")
+    palette.fill("IMAD")
+    for label in ("Commit and Push Changes", "Publish App", "Open Live App"):
+        page.locator(".lm-CommandPalette-item", has_text=label).first.wait_for(state="attached")
+    page.keyboard.press("Escape")
+
     # Break the app: a syntax error in server.js; publish; see crashed with the error.
     editor = open_in_editor(page, classroom, user, "app/server.js")
     page.locator(".jp-FileEditor:visible .cm-line", has_text="const http = require").click()
@@ -189,6 +212,7 @@ def test_edit_publish_see_it_live_then_crash(classroom, page):
     wait_status(page, "crashed")
     logs = panel.locator(".imad-Logs")
     logs.filter(has_text="SyntaxError").wait_for(state="visible", timeout=30_000)
+    assert "SyntaxError" in panel.locator(".imad-CrashSummary").inner_text()
     screenshot(page, "crashed")
     # A JupyterLab notification says what to do (never a traceback).
     toast = page.locator(".Toastify__toast", has_text="crashed")
@@ -196,9 +220,9 @@ def test_edit_publish_see_it_live_then_crash(classroom, page):
     assert "Traceback" not in toast.first.inner_text()
 
     # Undo the break and publish again: alice's app is live and her copy clean.
-    page.locator(".jp-FileEditor:visible .cm-content").click()
-    page.keyboard.press("Control+Home")
-    page.keyboard.press("Shift+Down")
+    page.locator(".jp-FileEditor:visible .cm-line", has_text="this is not javascript(").click()
+    page.keyboard.press("Home")
+    page.keyboard.press("Shift+ArrowDown")
     page.keyboard.press("Delete")
     save(page)
     panel.locator(".imad-Change", has_text="server.js").wait_for(state="visible", timeout=15_000)

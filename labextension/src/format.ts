@@ -198,3 +198,19 @@ export function syncSummary(ahead: number, behind: number): string {
   }
   return parts.join(', ');
 }
+
+/**
+ * The line of a crashed app's logs that names its error (e.g. "SyntaxError:
+ * Unexpected identifier 'is'"), or null when none does.
+ */
+export function crashSummary(logs: string[]): string | null {
+  const pattern =
+    /^\s*(?:Uncaught\s+)?([A-Z]\w*(?:Error|Exception))(?::\s*(.*))?$/;
+  for (const line of logs) {
+    const match = pattern.exec(line);
+    if (match) {
+      return match[2] ? `${match[1]}: ${match[2].trim()}` : match[1];
+    }
+  }
+  return null;
+}

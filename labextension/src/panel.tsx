@@ -13,6 +13,7 @@ import {
   STATUS_LABELS,
   STATUS_LETTERS,
   appPath,
+  crashSummary,
   firstLine,
   relativeTime,
   shortSha,
@@ -349,6 +350,11 @@ function PublishView(props: {
       <h4 className="imad-Subtitle" id="imad-logs-title">
         Logs
       </h4>
+      {status === 'crashed' && (
+        <p className="imad-Error imad-CrashSummary" role="alert">
+          {crashSummary(logs) ?? 'Your app stopped. Read its logs below.'}
+        </p>
+      )}
       <pre
         ref={logsRef}
         className={`imad-Logs${status === 'crashed' ? ' imad-Logs-crashed' : ''}`}

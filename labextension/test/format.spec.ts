@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   appPath,
+  crashSummary,
   commitDisabledReason,
   defaultCommitMessage,
   firstLine,
@@ -149,5 +150,26 @@ describe('small helpers', () => {
     expect(syncSummary(0, 0)).toBe('');
     expect(syncSummary(1, 0)).toBe('1 commit not pushed');
     expect(syncSummary(2, 3)).toBe('2 commits not pushed, 3 commits behind');
+  });
+});
+
+describe('crashSummary', () => {
+  it("finds the line naming a Node.js app's error", () => {
+    const logs = [
+      '/home/alice/app/server.js:4',
+      'this is not javascript(',
+      '     ^^',
+      '',
+      "SyntaxError: Unexpected identifier 'is'",
+      '    at internalCompileFunction (node:internal/vm:76:18)',
+      'Node.js v20.20.2'
+    ];
+    expect(crashSummary(logs)).toBe("SyntaxError: Unexpected identifier 'is'");
+  });
+
+  it('handles errors without a message and logs without errors', () => {
+    expect(crashSummary(['TypeError'])).toBe('TypeError');
+    expect(crashSummary(['Your app is listening on port 8080'])).toBeNull();
+    expect(crashSummary([])).toBeNull();
   });
 });
