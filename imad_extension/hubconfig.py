@@ -274,6 +274,9 @@ def update_service(c, settings: dict):
         "command": [sys.executable, "-m", "imad_extension.service"],
         "environment": to_env(settings),
         "oauth_no_confirm": True,
+        # What a browser session's token may carry to the dashboard: the classroom's own
+        # scopes and the server actions it performs with the caller's own rights.
+        "oauth_client_allowed_scopes": [*SERVICE_SCOPES, "admin:servers", "servers"],
         "display": True,
         "info": {"description": "IMAD Classroom: cohorts, workspaces and published apps"},
     }

@@ -156,6 +156,19 @@ async def test_unpublish_shows_no_app_here(publisher, settings, alice):
     assert (await publisher.unpublish("alice"))["status"] == "unpublished"
 
 
+async def test_publish_right_after_unpublish_goes_live(publisher, settings, alice):
+    commit = alice.commit(app_files("again"))
+    await publisher.publish("alice", commit, str(alice.bare))
+    await publisher.unpublish("alice")
+    # the unpublished release is still being removed in the background
+    app = await publisher.publish("alice", commit, str(alice.bare))
+    assert app["status"] == "live", app
+    await asyncio.sleep(publisher.stop_grace + 0.5)  # past the old release's removal
+    status, body = get_app(settings, "alice")
+    assert status == 200 and "again" in body
+    assert (await publisher.status("alice"))["status"] == "live"
+
+
 async def test_app_exiting_on_start_crashes_alone(publisher, settings, alice, tmp_path):
     bob = StudentRepo(tmp_path, "bob")
     await publisher.publish("bob", bob.commit(app_files("bob is fine")), str(bob.bare))

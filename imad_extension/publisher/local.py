@@ -228,11 +228,14 @@ class LocalPublisher(Publisher):
             previous_attempt = state.release
             state.seq += 1
             used = self._used_ports()
+            # Unique folder per release: an unpublished app's releases are still being
+            # removed in the background when the same owner publishes again.
+            release_id = f"{state.seq}-{commit[:7]}-{secrets.token_hex(3)}"
             release = Release(
-                id=f"{state.seq}-{commit[:7]}",
+                id=release_id,
                 commit=commit,
                 port=free_port(used),
-                dir=str(self.root / state.slug / f"{state.seq}-{commit[:7]}"),
+                dir=str(self.root / state.slug / release_id),
             )
             state.repo_url = repo_url
             state.status = AppStatus.STARTING.value

@@ -9,7 +9,8 @@ Rules (issue 6 extends them for TAs and instructors):
 
 - a user acts on their own app (any action);
 - a caller holding ``custom:imad:apps`` acts on every app; with ``!user=<owner>`` on
-  that owner's, with ``!group=<g>`` on the apps of members of ``g``;
+  that owner's, with ``!group=<g>`` on the apps of members of ``g`` except to publish
+  (TAs view, read logs and take down; publishing in another's name is for instructors);
 - a caller holding ``admin:users`` (same filters) acts on every app it covers.
 
 Parts: ``ACTIONS``, ``APPS_SCOPE``, ``ADMIN_SCOPE``, ``scope_covers``,
@@ -51,4 +52,8 @@ def can_act_on(caller: dict, owner: str, action: str, owner_groups=()) -> bool:
     if caller.get("kind", "user") == "user" and caller.get("name") == owner:
         return True
     scopes = caller.get("scopes", ())
+    if action == "publish":
+        # Putting code live in someone else's name is for instructors (an unfiltered or
+        # per-user grant); a TA's cohort-wide grant covers view, logs and unpublish.
+        owner_groups = ()
     return any(scope_covers(scopes, scope, owner, owner_groups) for scope in _GRANTING)
