@@ -110,7 +110,7 @@ def cohort_status_from_api_lists(deployments: list, pods: list, cohort: list) ->
 
 async def main(args) -> dict:
     settings = copy.deepcopy(DEFAULTS)
-    settings["state_dir"] = tempfile.mkdtemp(prefix="imad-bench-k8s-")
+    settings["state_dir"] = args.state_dir
     settings["apps"].update(publisher="kubernetes", namespace=args.namespace, domain="apps.example.org")
     result = {"rss_before_start_mb": rss_mb()}
     api_client = await make_api_client(args.kubeconfig)
@@ -205,7 +205,9 @@ if __name__ == "__main__":
     parser.add_argument("--status-reads", type=int, default=200)
     parser.add_argument("--baseline-runs", type=int, default=3)
     args = parser.parse_args()
-    out = asyncio.run(main(args))
+    with tempfile.TemporaryDirectory(prefix="imad-bench-k8s-") as state_dir:
+        args.state_dir = state_dir  # the publisher writes nothing there; settings want one
+        out = asyncio.run(main(args))
     sys.stdout.write(json.dumps(out) + "\n")
     sys.stdout.flush()
     os._exit(0)
