@@ -282,6 +282,12 @@ def update_service(c, settings: dict):
     }
     if settings["mode"] == "kubernetes":
         service["url"] = f"http://hub:{settings['service']['port']}"
+    if settings["apps"]["publisher"] == "kubernetes":
+        # JupyterHub starts managed services with a clean environment: hand on where the
+        # cluster is (in a pod, its service-account files are found without these).
+        for var in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"):
+            if var in os.environ:
+                service["environment"][var] = os.environ[var]
     c.JupyterHub.services = [service]
 
 

@@ -57,17 +57,6 @@ IMAGES = {
     ),
 }
 
-# jupyterhub_config.py, plus the kubeconfig handed to the classroom service (a process
-# the hub starts with a clean environment; in a cluster it finds its service account).
-HUB_CONFIG = """
-import os
-exec(compile(open({real!r}).read(), {real!r}, "exec"))
-for service in c.JupyterHub.services:
-    env = service.setdefault("environment", {{}})
-    env.setdefault("KUBECONFIG", os.environ["KUBECONFIG"])
-"""
-
-
 def images(root: Path) -> dict:
     """The fake image registry. The fake kubelet cannot switch users (runAsUser): when the
     tests run as root, the singleuser image's Jupyter config allows root, as the real
@@ -107,25 +96,16 @@ def k8s_classroom(tmp_path_factory, cluster):
         "workspace": {"spawner": "kubernetes"},
         "apps": {"publisher": "kubernetes", "namespace": NAMESPACE, "start_timeout": 30},
     }))  # fmt: skip
-    hub_dir = root / "hub"
-    hub_dir.mkdir()
-    (hub_dir / "jupyterhub_config.py").write_text(
-        HUB_CONFIG.format(real=str(classroom_module.ROOT / "jupyterhub_config.py"))
-    )
     room = Classroom(
         root / "state", extra_env={"IMAD_CONFIG": str(config), "KUBECONFIG": str(kubeconfig)}
     )
     room.ports["IMAD_APPS_PORT"] = cluster.ingress.port  # apps are served by the ingress
     room.apps_port = cluster.ingress.port
-    real_root = classroom_module.ROOT
-    classroom_module.ROOT = hub_dir  # Classroom starts <ROOT>/jupyterhub_config.py
-    try:
+    try:  # the hub hands KUBECONFIG on to the classroom service (hubconfig.update_service)
         room.start(timeout=90)
     except Exception:
         room.stop()
         raise
-    finally:
-        classroom_module.ROOT = real_root
     yield room
     room.stop()
 
