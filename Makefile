@@ -21,9 +21,31 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-# Python package + test tools; redone when the package metadata changes.
-$(VENV)/.stamp-install: $(VENV)/bin/python setup.cfg pyproject.toml
+# JupyterLab first: building the lab extension needs its `jupyter labextension build`.
+$(VENV)/.stamp-jupyterlab: $(VENV)/bin/python
+	$(PIP) install --quiet 'jupyterlab>=4.2,<5'
+	@touch $@
+
+# The lab extension (labextension/, its own npm package), built into
+# imad_extension/labextension/ only when its sources changed.
+LABEXT_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null) \
+	labextension/package.json labextension/tsconfig.json
+
+labextension/node_modules/.stamp: labextension/package.json labextension/package-lock.json
+	cd labextension && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+imad_extension/labextension/package.json: $(LABEXT_SOURCES) labextension/node_modules/.stamp $(VENV)/.stamp-jupyterlab
+	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npm run --silent build:prod
+	@touch $@
+
+# Python package + test tools (the built lab extension is part of the package); redone
+# when the package metadata changes. The venv's share/ then links to the build (as
+# `jupyter labextension develop` does), so later rebuilds need no reinstall.
+$(VENV)/.stamp-install: $(VENV)/.stamp-jupyterlab setup.cfg pyproject.toml imad_extension/labextension/package.json
 	$(PIP) install --quiet --config-settings editable_mode=compat -e '.[test]'
+	rm -rf $(VENV)/share/jupyter/labextensions/imad-classroom
+	ln -s $(CURDIR)/imad_extension/labextension $(VENV)/share/jupyter/labextensions/imad-classroom
 	@touch $@
 
 # configurable-http-proxy (hub and apps proxies) and playwright-core, from npm.
@@ -31,7 +53,7 @@ node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(VENV)/.stamp-install node_modules/.stamp
+install: $(VENV)/.stamp-install node_modules/.stamp imad_extension/labextension/package.json
 
 run: install
 	@$(PY) -m imad_extension.cli banner
