@@ -203,6 +203,25 @@ def update_roster(c, settings: dict, roster: Roster):
     c.JupyterHub.load_groups = roster.hub_groups()
     c.JupyterHub.custom_scopes = SERVICE_SCOPES
     c.JupyterHub.load_roles = roles_for(settings, roster)
+    c.JupyterHub.default_url = _landing_page(settings)
+
+
+def _landing_page(settings: dict):
+    """Where people land after login: staff on the classroom dashboard, students in
+    their workspace (JupyterHub's own default)."""
+    dashboard = f"{settings['hub']['base_url']}services/{settings['service']['name']}/"
+
+    def landing(handler):
+        user = handler.current_user
+        if user is None:
+            return f"{settings['hub']['base_url']}hub/home"
+        roles = {role.name for role in getattr(user, "roles", [])}
+        groups = {group.name for group in getattr(user, "groups", [])}
+        if "imad-instructor" in roles or any(g.startswith("ta:") for g in groups):
+            return dashboard
+        return user.url
+
+    return landing
 
 
 def workspace_environment(settings: dict, username: str, home: str | None = None) -> dict:

@@ -58,6 +58,14 @@ def bob(classroom):
     return session, token
 
 
+def test_staff_land_on_the_dashboard_students_in_their_workspace(classroom):
+    for user, where in [("instructor", "/services/imad/"), ("ta", "/services/imad/"),
+                        ("bob", "/user/bob/")]:  # fmt: skip
+        session = classroom.login(user)
+        r = session.get(classroom.url("hub/"), allow_redirects=False, timeout=10)
+        assert r.status_code == 302 and r.headers["Location"].endswith(where), (user, r.headers)
+
+
 def test_wrong_password_and_unknown_user_cannot_log_in(classroom):
     assert classroom.login("alice", "wrong-password").login_response.status_code == 403
     assert classroom.login("mallory").login_response.status_code == 403
