@@ -18,7 +18,14 @@ from pathlib import Path
 from .context import Context
 from .report import Section, machine_info, render_markdown, render_text
 
-MODULES = ["b1_publish", "b2_republish_load", "b3_commit", "b4_k8s_scale", "b5_dashboard", "b6_login"]
+MODULES = [
+    "b1_publish",
+    "b2_republish_load",
+    "b3_commit",
+    "b4_k8s_scale",
+    "b5_dashboard",
+    "b6_login",
+]
 
 
 def load(numbers=None):
@@ -51,19 +58,32 @@ def run_all(quick: bool, numbers=None, keep: bool = False, progress=print) -> li
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few runs, small sizes (what the tests run)")
-    parser.add_argument("--only", action="append", default=[], help="benchmark number(s) to run, e.g. 1 or 1,3")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="few runs, small sizes (what the tests run)"
+    )
+    parser.add_argument(
+        "--only", action="append", default=[], help="benchmark number(s) to run, e.g. 1 or 1,3"
+    )
     parser.add_argument("--write", metavar="PATH", help="write the table and details as Markdown")
     parser.add_argument("--json", metavar="PATH", help="write the raw values as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs)")
     args = parser.parse_args(argv)
     numbers = {int(n) for arg in args.only for n in arg.split(",") if n.strip()}
     machine = machine_info()
-    sections = run_all(args.quick, numbers, args.keep, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    sections = run_all(
+        args.quick, numbers, args.keep, progress=lambda m: print(m, file=sys.stderr, flush=True)
+    )
     print(render_text(sections, machine, args.quick))
     if args.write:
-        command = "python -m benchmarks" + (" --quick" if args.quick else "") + (f" --only {','.join(map(str, sorted(numbers)))}" if numbers else "") + f" --write {args.write}"
+        command = (
+            "python -m benchmarks"
+            + (" --quick" if args.quick else "")
+            + (f" --only {','.join(map(str, sorted(numbers)))}" if numbers else "")
+            + f" --write {args.write}"
+        )
         Path(args.write).write_text(render_markdown(sections, machine, args.quick, command))
         print(f"\nwrote {args.write}")
     if args.json:

@@ -88,16 +88,31 @@ def run(ctx) -> Section:
     lat_ms = [x * 1000 for x in poller.latencies]
     versions = sum(1 for b in poller.bodies if "load-" in b)
     rows = [
-        Row("failed requests during republishes", [len(poller.failures)], "count", ("==", 0), target_on="sum",
+        Row(
+            "failed requests during republishes",
+            [len(poller.failures)],
+            "count",
+            ("==", 0),
+            target_on="sum",
             notes=f"{republishes} republishes, {total} requests"
-            + (f"; {', '.join(sorted(set(poller.failures)))[:120]}" if poller.failures else "")),
+            + (f"; {', '.join(sorted(set(poller.failures)))[:120]}" if poller.failures else ""),
+        ),
         Row("request rate reached", [rate], "req/s", (">=", 50), digits=3),
         Row("request latency p50", [percentile(lat_ms, 50)], "ms"),
-        Row("request latency p99", [percentile(lat_ms, 99)], "ms", notes="through the apps proxy, keep-alive"),
+        Row(
+            "request latency p99",
+            [percentile(lat_ms, 99)],
+            "ms",
+            notes="through the apps proxy, keep-alive",
+        ),
         Row("request latency max", [max(lat_ms) if lat_ms else float("nan")], "ms"),
         Row("republish duration (POST publish answered)", durations, "s"),
-        Row("kept-alive connections reopened", [poller.client.reconnects], "count",
-            notes="the proxy closed an idle connection; the GET was retried once"),
+        Row(
+            "kept-alive connections reopened",
+            [poller.client.reconnects],
+            "count",
+            notes="the proxy closed an idle connection; the GET was retried once",
+        ),
     ]
     details = (
         f"{republishes} republishes while one client polled the app at about {rate:.0f} requests/s "

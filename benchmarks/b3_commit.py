@@ -41,8 +41,13 @@ def run(ctx) -> Section:
     per_file = [t / len(FILES) for t in one_by_one]
     base = statistics.median(one_by_one)
     rows = [
-        Row("commit + push of 10 files (one request)", together, "s",
-            baseline=f"one by one: {base:.2f} s", notes=f"{base / statistics.median(together):.1f}× faster than one by one"),
+        Row(
+            "commit + push of 10 files (one request)",
+            together,
+            "s",
+            baseline=f"one by one: {base:.2f} s",
+            notes=f"{base / statistics.median(together):.1f}× faster than one by one",
+        ),
         Row("baseline: 10 files one by one (10 requests)", one_by_one, "s"),
         Row("  one file's commit + push (baseline / 10)", per_file, "s"),
     ]

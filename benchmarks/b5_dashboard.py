@@ -85,7 +85,10 @@ def run(ctx) -> Section:
     requests_ = [
         ("cohort page (HTML, 50 rows)", f"cohorts/{COHORT}?"),
         ("students JSON (50 rows)", f"api/cohorts/{COHORT}/students?"),
-        ("students JSON (200 rows, sorted by app)", f"api/cohorts/{COHORT}/students?limit=200&sort=app&"),
+        (
+            "students JSON (200 rows, sorted by app)",
+            f"api/cohorts/{COHORT}/students?limit=200&sort=app&",
+        ),
         ("cohorts JSON", "api/cohorts?"),
     ]
     # first call: every cache cold, and the last commits of the rows read once (kept: commits never change)
@@ -106,7 +109,9 @@ def run(ctx) -> Section:
                 client = (time.perf_counter() - t) * 1000
                 if r.status_code != 200:
                     raise RuntimeError(f"{name} answered {r.status_code}: {r.text[:300]}")
-                server = wait_until(lambda: server_ms(log, str(n)), 5, 0.05, "the service's access log line")
+                server = wait_until(
+                    lambda n=n: server_ms(log, str(n)), 5, 0.05, "the service's access log line"
+                )
                 results[(name, mode)][0].append(server)
                 results[(name, mode)][1].append(client)
     rows = []

@@ -29,7 +29,6 @@ from .report import Row, Section, percentile
 
 NUMBER = 6
 TITLE = "Hub: login to a ready workspace"
-TARGET_SINGLE = None  # reported against the baseline of the spawn alone
 
 MARKS = [
     ("login form (incl. repository provisioning) + token", "begin", "logged_in"),
@@ -57,7 +56,9 @@ def login_to_ready(room, user: str, marks: dict, timeout: float = 300):
         http.headers.update(h)
         while time.monotonic() < deadline:
             try:
-                w = http.get(room.url(f"user/{user}/imad/api/workspace"), timeout=30, allow_redirects=False)
+                w = http.get(
+                    room.url(f"user/{user}/imad/api/workspace"), timeout=30, allow_redirects=False
+                )
                 if w.status_code == 200 and w.json().get("state") == "ready":
                     marks["ready"] = time.time()
                     return token
@@ -88,7 +89,11 @@ def log_marks(lines: list[str], user: str, marks: dict):
 def stop_servers(room, tokens: dict):
     for user, token in tokens.items():
         try:
-            requests.delete(room.url(f"hub/api/users/{user}/server"), headers={"Authorization": f"token {token}"}, timeout=60)
+            requests.delete(
+                room.url(f"hub/api/users/{user}/server"),
+                headers={"Authorization": f"token {token}"},
+                timeout=60,
+            )
         except requests.RequestException:
             pass
 
@@ -145,26 +150,50 @@ def run(ctx) -> Section:
     solo_total = [m["ready"] - m["begin"] for m in solo_marks]
     crowd_ok = [m for u, m in crowd_marks.items() if "ready" in m]
     crowd_total = [m["ready"] - m["begin"] for m in crowd_ok]
-    rows = [Row("one student: login → workspace ready", solo_total, "s", baseline="a node hello-world answers 0.07 s after spawn")]
+    rows = [
+        Row(
+            "one student: login → workspace ready",
+            solo_total,
+            "s",
+            baseline="a node hello-world answers 0.07 s after spawn",
+        )
+    ]
     for name, values in _steps(solo_marks):
         rows.append(Row(f"  one: {name}", values, "s"))
     rows += [
-        Row(f"{crowd} students at once: login → ready, p50", [percentile(crowd_total, 50)], "s",
+        Row(
+            f"{crowd} students at once: login → ready, p50",
+            [percentile(crowd_total, 50)],
+            "s",
             notes=f"{len(crowd_ok)}/{crowd} ready; all done in {crowd_seconds:.0f} s"
-            + (f"; {len(errors)} failed: {sorted(set(errors.values()))[0][:100]}" if errors else "")),
+            + (
+                f"; {len(errors)} failed: {sorted(set(errors.values()))[0][:100]}" if errors else ""
+            ),
+        ),
         Row(f"{crowd} students at once: login → ready, p95", [percentile(crowd_total, 95)], "s"),
-        Row(f"{crowd} students at once: failed logins/spawns", [len(errors)], "count", ("==", 0), target_on="sum"),
+        Row(
+            f"{crowd} students at once: failed logins/spawns",
+            [len(errors)],
+            "count",
+            ("==", 0),
+            target_on="sum",
+        ),
     ]
     for name, values in _steps(crowd_ok):
-        rows.append(Row(f"  {crowd} at once, median: {name}", [statistics.median(values)] if values else [], "s",
-                        notes=f"p95 {percentile(values, 95):.2f} s" if values else ""))
+        rows.append(
+            Row(
+                f"  {crowd} at once, median: {name}",
+                [statistics.median(values)] if values else [],
+                "s",
+                notes=f"p95 {percentile(values, 95):.2f} s" if values else "",
+            )
+        )
     details = (
         f"{singles} students one after the other (each server stopped before the next), then {crowd} "
         f"students in {crowd} threads at once on this 2-core machine. A workspace is a Jupyter "
         "Server with JupyterLab and the extensions (~100 MB, a few CPU-seconds of Python imports "
         "to start), so at once they queue for the two cores: the spawn's own steps stay small and "
         "the server process start grows with the crowd. The hub's `Spawner.start_timeout` and "
-        "`http_timeout` are 60 s."
-        + (f" Failures: {errors}." if errors else "")
+        "`http_timeout` are 60 s." + (f" Failures: {errors}." if errors else "")
     )
     return Section(NUMBER, TITLE, rows, details)

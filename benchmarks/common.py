@@ -48,7 +48,9 @@ def roster_csv(students, cohort="bench", tas=("ta",)) -> str:
     return "\n".join(lines) + "\n"
 
 
-def start_room(state_dir: Path, students, cohort: str = "bench", timeout: float = 180, **env) -> Classroom:
+def start_room(
+    state_dir: Path, students, cohort: str = "bench", timeout: float = 180, **env
+) -> Classroom:
     """A started classroom whose roster is ``students`` in ``cohort`` (+ TA ``ta``)."""
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -62,7 +64,9 @@ def start_room(state_dir: Path, students, cohort: str = "bench", timeout: float 
         conf.mkdir(exist_ok=True)
         (conf / "jupyter_server_config.json").write_text('{"ServerApp": {"allow_root": true}}')
         yaml_path = state_dir / "imad-bench.yaml"
-        yaml_path.write_text(json.dumps({"workspace": {"extra_env": {"JUPYTER_CONFIG_DIR": str(conf)}}}))
+        yaml_path.write_text(
+            json.dumps({"workspace": {"extra_env": {"JUPYTER_CONFIG_DIR": str(conf)}}})
+        )
         extra["IMAD_CONFIG"] = str(yaml_path)
     room = Classroom(state_dir, extra_env=extra)
     try:
@@ -87,7 +91,9 @@ class Student:
 
     def spawn(self, timeout: float = 180):
         self.room.spawn(self.token, self.name, timeout=timeout)
-        wait_until(lambda: self.workspace().get("state") == "ready", timeout, 0.2, "workspace ready")
+        wait_until(
+            lambda: self.workspace().get("state") == "ready", timeout, 0.2, "workspace ready"
+        )
 
     def url(self, path: str) -> str:
         return self.room.url(f"user/{self.name}/{path}")

@@ -111,7 +111,9 @@ def cohort_status_from_api_lists(deployments: list, pods: list, cohort: list) ->
 async def main(args) -> dict:
     settings = copy.deepcopy(DEFAULTS)
     settings["state_dir"] = args.state_dir
-    settings["apps"].update(publisher="kubernetes", namespace=args.namespace, domain="apps.example.org")
+    settings["apps"].update(
+        publisher="kubernetes", namespace=args.namespace, domain="apps.example.org"
+    )
     result = {"rss_before_start_mb": rss_mb()}
     api_client = await make_api_client(args.kubeconfig)
     counter = CountingClient(api_client)
@@ -127,7 +129,12 @@ async def main(args) -> dict:
     async def publish(i):
         async with semaphore:
             began = time.perf_counter()
-            app = await publisher.publish(owner_of(i), f"{i:040x}", f"https://git.example.org/{owner_of(i)}/app.git", wait=args.wait)
+            app = await publisher.publish(
+                owner_of(i),
+                f"{i:040x}",
+                f"https://git.example.org/{owner_of(i)}/app.git",
+                wait=args.wait,
+            )
             latencies.append(time.perf_counter() - began)
             statuses[app["status"]] += 1
 
@@ -172,6 +179,8 @@ async def main(args) -> dict:
         api_calls_per_status_read=(counter.total() - before) / max(1, len(sample)),
     )
 
+    result.update(rss_before_baseline_mb=rss_mb(), rss_peak_before_baseline_mb=peak_mb())
+
     # 3. baseline: list from the API on every request
     from kubernetes_asyncio import client
 
@@ -180,13 +189,26 @@ async def main(args) -> dict:
     before = counter.total()
     for _ in range(args.baseline_runs):
         t = time.perf_counter()
-        deps = (await call_json(apps_api.list_namespaced_deployment, args.namespace, label_selector=managed_selector()))["items"]
-        pods = (await call_json(core.list_namespaced_pod, args.namespace, label_selector=managed_selector()))["items"]
+        deps = (
+            await call_json(
+                apps_api.list_namespaced_deployment,
+                args.namespace,
+                label_selector=managed_selector(),
+            )
+        )["items"]
+        pods = (
+            await call_json(
+                core.list_namespaced_pod, args.namespace, label_selector=managed_selector()
+            )
+        )["items"]
         statuses = cohort_status_from_api_lists(deps, pods, cohort)
         times.append(time.perf_counter() - t)
         assert len(statuses) == len(cohort)
         del deps, pods
-    result.update(baseline_seconds=times, baseline_api_calls=(counter.total() - before) / max(1, args.baseline_runs))
+    result.update(
+        baseline_seconds=times,
+        baseline_api_calls=(counter.total() - before) / max(1, args.baseline_runs),
+    )
     result.update(rss_end_mb=rss_mb(), rss_peak_mb=peak_mb(), watches=counter.watches,
                   relists={"deployments": publisher._deployments.relists, "pods": publisher._pods.relists})  # fmt: skip
     await publisher.stop()

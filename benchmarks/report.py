@@ -86,7 +86,11 @@ class Row:
             return f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}"
         if abs(v) >= 100:
             return f"{v:.0f}"
-        return f"{v:.{self.digits}g}" if abs(v) < 1 else f"{v:.{max(self.digits - 1, 2)}f}".rstrip("0").rstrip(".")
+        return (
+            f"{v:.{self.digits}g}"
+            if abs(v) < 1
+            else f"{v:.{max(self.digits - 1, 2)}f}".rstrip("0").rstrip(".")
+        )
 
     def with_unit(self, v: float) -> str:
         text = self.fmt(v)
@@ -165,7 +169,9 @@ def machine_info() -> dict:
     except ImportError:  # pragma: no cover
         hub = "?"
     try:
-        chp = json.loads((ROOT / "node_modules/configurable-http-proxy/package.json").read_text())["version"]
+        chp = json.loads((ROOT / "node_modules/configurable-http-proxy/package.json").read_text())[
+            "version"
+        ]
     except (OSError, ValueError, KeyError):
         chp = "?"
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
@@ -204,7 +210,14 @@ def _section_rows(sections: list[Section]) -> list[dict]:
     rows = []
     for s in sections:
         if s.error and not s.rows:
-            rows.append({c: "" for c in COLUMNS} | {"metric": f"{s.number}. {s.title}", "met": "FAILED", "notes": s.error.splitlines()[0][:160]})
+            rows.append(
+                {c: "" for c in COLUMNS}
+                | {
+                    "metric": f"{s.number}. {s.title}",
+                    "met": "FAILED",
+                    "notes": s.error.splitlines()[0][:160],
+                }
+            )
         for r in s.rows:
             cells = r.cells()
             cells["metric"] = f"{s.number}. {cells['metric']}"

@@ -52,7 +52,9 @@ def test_table_shows_median_range_target_and_missed():
     assert "MISSED" in text  # a missed target is shown, not hidden
     md = render_markdown([section], machine_info(), False, "python -m benchmarks")
     assert "| metric | median | min–max | runs | target | met | baseline | notes |" in md
-    assert "## Machine" in md and "cpu" in md and "jupyterhub" in md and "Where the time goes." in md
+    assert (
+        "## Machine" in md and "cpu" in md and "jupyterhub" in md and "Where the time goes." in md
+    )
 
 
 def test_command_writes_the_table(tmp_path):
