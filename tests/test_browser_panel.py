@@ -5,8 +5,9 @@ session's real local classroom: log in through the hub's login form as alice, wa
 the IMAD panel, type a unique marker into ``public/index.html`` in JupyterLab's own
 editor, save, see the change listed, press Publish, wait for ``live``, open the app from
 the panel's link and see the marker; then break ``server.js`` with a syntax error,
-publish, and see ``crashed`` with the error in the panel's logs; finally undo the break
-and publish again, so alice's app is left live and her working copy clean.
+publish, and see ``crashed`` with the error in the panel's logs; then undo the break,
+publish again (live), and unpublish through the confirmation dialog, leaving alice's
+working copy clean.
 
 Screenshots of the panel (idle, publishing, live, crashed) go to
 ``tests/artifacts/screenshots/``; with ``IMAD_UPDATE_SCREENSHOTS=1`` also to
@@ -117,7 +118,13 @@ def test_edit_publish_see_it_live_then_crash(classroom, page):
 
     # Log in through the hub's form; the workspace opens JupyterLab with the panel.
     log_in(page, classroom, user)
-    page.wait_for_url(f"**/user/{user}/lab**", timeout=120_000)
+    try:
+        page.wait_for_url(f"**/user/{user}/lab**", timeout=120_000)
+    except Exception as e:
+        raise AssertionError(
+            f"after login a student should land in their workspace's JupyterLab; "
+            f"landed on {page.url}"
+        ) from e
     panel = page.locator(PANEL)
     panel.wait_for(state="visible", timeout=60_000)
     panel.locator(".imad-Repository").wait_for(state="visible", timeout=60_000)
@@ -231,3 +238,15 @@ def test_edit_publish_see_it_live_then_crash(classroom, page):
     wait_status(page, "live")
     panel.locator(".imad-NoChanges").wait_for(state="visible")
     assert marker in classroom.fetch_app(user).text
+
+    # Unpublish asks first; keeping it live changes nothing, confirming stops it.
+    unpublish = panel.get_by_role("button", name="Unpublish")
+    unpublish.click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.get_by_role("button", name="Keep it live").click()
+    dialog.wait_for(state="detached")
+    assert page.locator(BADGE).get_attribute("data-status") == "live"
+    unpublish.click()
+    dialog.get_by_role("button", name="Unpublish").click()
+    wait_status(page, "unpublished", timeout=30_000)
+    assert unpublish.is_disabled()
