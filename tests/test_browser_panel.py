@@ -138,6 +138,7 @@ def test_edit_publish_see_it_live_then_crash(classroom, page):
     commit = panel.locator(".imad-CommitButton")
     assert commit.is_disabled()
     assert "Nothing to commit" in commit.get_attribute("title")
+    screenshot(page, "idle")
     # Controls have accessible names and are reachable by keyboard.
     message = panel.get_by_role("textbox", name="Commit message")
     message.focus()
@@ -145,7 +146,6 @@ def test_edit_publish_see_it_live_then_crash(classroom, page):
     assert page.evaluate("document.activeElement.textContent") == "Publish"
     assert panel.get_by_role("log", name="Logs").count() == 1
     assert panel.get_by_role("button", name="Refresh the IMAD panel").count() == 1
-    screenshot(page, "idle")
 
     # Type a marker into public/index.html in the editor and save.
     editor = open_in_editor(page, classroom, user, "app/public/index.html")
