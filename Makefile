@@ -29,7 +29,7 @@ $(VENV)/.stamp-jupyterlab: $(VENV)/bin/python
 # The lab extension (labextension/, its own npm package), built into
 # imad_extension/labextension/ only when its sources changed.
 LABEXT_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null) \
-	labextension/package.json labextension/tsconfig.json
+	labextension/package.json labextension/package-lock.json labextension/tsconfig.json
 
 labextension/node_modules/.stamp: labextension/package.json labextension/package-lock.json
 	cd labextension && npm ci --no-audit --no-fund --loglevel=error
@@ -46,6 +46,9 @@ $(VENV)/.stamp-install: $(VENV)/.stamp-jupyterlab setup.cfg pyproject.toml imad_
 	$(PIP) install --quiet --config-settings editable_mode=compat -e '.[test]'
 	rm -rf $(VENV)/share/jupyter/labextensions/imad-classroom
 	ln -s $(CURDIR)/imad_extension/labextension $(VENV)/share/jupyter/labextensions/imad-classroom
+	# an editable install skips data files: enable the server extension by hand
+	mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
+	cp jupyter-config/server-config/imad_extension.json $(VENV)/etc/jupyter/jupyter_server_config.d/
 	@touch $@
 
 # configurable-http-proxy (hub and apps proxies) and playwright-core, from npm.
@@ -60,11 +63,13 @@ run: install
 	cd $(CURDIR) && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(VENV)/bin/jupyterhub -f jupyterhub_config.py
 
 test: install
+	cd labextension && npm test --silent
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check imad_extension tests
 	$(VENV)/bin/ruff format --check imad_extension tests
+	cd labextension && npm run --silent lint:check
 
 clean-state:
 	rm -rf state

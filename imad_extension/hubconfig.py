@@ -219,7 +219,9 @@ def _landing_page(settings: dict):
         groups = {group.name for group in getattr(user, "groups", [])}
         if "imad-instructor" in roles or any(g.startswith("ta:") for g in groups):
             return dashboard
-        return user.url
+        if user.spawner.active:
+            return user.url
+        return f"{settings['hub']['base_url']}hub/spawn"  # start the workspace, with progress
 
     return landing
 

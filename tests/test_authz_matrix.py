@@ -148,7 +148,7 @@ def act(action, who, room, alice, instructor):
             return False
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["repository"]["name"] == "alice.git"
+        assert body["repository"]["name"] == "alice/imad-app"
         assert body["last_commit"]["sha"] == head_commit(room, "alice")
         return True
     if action == "publish":

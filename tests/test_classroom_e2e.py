@@ -60,7 +60,7 @@ def bob(classroom):
 
 def test_staff_land_on_the_dashboard_students_in_their_workspace(classroom):
     for user, where in [("instructor", "/services/imad/"), ("ta", "/services/imad/"),
-                        ("bob", "/user/bob/")]:  # fmt: skip
+                        ("bob", "/hub/spawn")]:  # fmt: skip
         session = classroom.login(user)
         r = session.get(classroom.url("hub/"), allow_redirects=False, timeout=10)
         assert r.status_code == 302 and r.headers["Location"].endswith(where), (user, r.headers)

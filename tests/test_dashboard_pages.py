@@ -87,7 +87,7 @@ def test_cohort_page_shows_repository_commit_app(room, who):
     r = inst.service("GET", "cohorts/demo")
     assert 'data-user="alice"' in r.text and 'data-app="live"' in r.text
     commit = head_commit(room, "alice")
-    assert commit[:7] in r.text and "alice.git" in r.text
+    assert commit[:7] in r.text and "alice/imad-app" in r.text
     assert f"http://alice.apps.localhost:{room.apps_port}/" in r.text
     row = inst.service("GET", "api/cohorts/demo/students?app=live").json()["items"][0]
     assert row["last_commit"]["sha"] == commit

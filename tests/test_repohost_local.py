@@ -21,7 +21,7 @@ def host(tmp_path):
 
 async def test_provision_from_folder_is_one_commit(host, tmp_path):
     info = await host.provision("alice")
-    assert info.clone_url.endswith("alice.git")
+    assert info.clone_url.endswith("alice.git") and info.name == "alice/imad-app"
     log = git("--git-dir", info.clone_url, "log", "--format=%s", "main")
     assert log.strip() == "Start from the course template"
     files = git("--git-dir", info.clone_url, "ls-tree", "-r", "--name-only", "main").split()

@@ -93,6 +93,21 @@ async def test_commit_pushes_everything(jp_fetch, app_dir, bare_repo):
     assert answer["message"].startswith("Nothing to commit")
 
 
+async def test_jupyterlab_checkpoints_are_never_changes(jp_fetch, app_dir, bare_repo):
+    await wait_ready(jp_fetch)
+    (app_dir / ".ipynb_checkpoints").mkdir()
+    (app_dir / ".ipynb_checkpoints" / "server-checkpoint.js").write_text("// old\n")
+    (app_dir / "public" / ".ipynb_checkpoints").mkdir()
+    (app_dir / "public" / ".ipynb_checkpoints" / "index-checkpoint.html").write_text("x")
+    _, ws = await api(jp_fetch, "GET", "workspace")
+    assert ws["changes"] == []
+    (app_dir / "server.js").write_text("// mine\n")
+    code, answer = await api(jp_fetch, "POST", "commit", {"message": "Only mine"})
+    assert code == 200, answer
+    changed = git("--git-dir", bare_repo, "show", "--name-only", "--format=", "main")
+    assert changed == "server.js"
+
+
 async def test_commit_only_given_paths(jp_fetch, app_dir, bare_repo):
     await wait_ready(jp_fetch)
     (app_dir / "server.js").write_text("// one\n")

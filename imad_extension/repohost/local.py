@@ -39,6 +39,9 @@ class LocalRepoHost(RepoHost):
     """Bare repositories under ``root``, made from ``template``."""
 
     root = Unicode(config=True, help="Folder of the bare repositories (<state_dir>/repos).")
+    repo_name = Unicode(
+        "imad-app", config=True, help="Name shown for each repository: <user>/<repo_name>."
+    )
     template = Unicode(
         config=True,
         help="The course template: a git repository (its history is kept) or a folder.",
@@ -50,6 +53,7 @@ class LocalRepoHost(RepoHost):
             root=str(Path(settings["state_dir"]) / "repos"),
             template=settings["repos"]["template"],
             branch=settings["repos"]["branch"],
+            repo_name=settings["repos"]["name"],
             **kwargs,
         )
 
@@ -61,7 +65,7 @@ class LocalRepoHost(RepoHost):
         path = self.path(username)
         return RepoInfo(
             owner=username,
-            name=path.name,
+            name=f"{username}/{self.repo_name}",
             clone_url=str(path),
             web_url=None,
             default_branch=self.branch,

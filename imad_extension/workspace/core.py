@@ -41,6 +41,25 @@ from .working_copy import WorkingCopy
 READY, CLONING, ERROR = "ready", "cloning", "error"
 
 
+# Files JupyterLab writes beside the student's own, never meant for their repository.
+WORKSPACE_IGNORES = (".ipynb_checkpoints/", ".virtual_documents/", "node_modules/")
+
+
+def ignore_workspace_files(app_dir: Path):
+    """Keep JupyterLab's own files out of commits: list them in ``.git/info/exclude``
+    (local to this working copy; the student's ``.gitignore`` stays theirs)."""
+    exclude = app_dir / ".git" / "info" / "exclude"
+    try:
+        present = exclude.read_text().splitlines() if exclude.exists() else []
+        missing = [p for p in WORKSPACE_IGNORES if p not in present]
+        if missing:
+            exclude.parent.mkdir(parents=True, exist_ok=True)
+            with open(exclude, "a") as f:
+                f.write("".join(f"{p}\n" for p in missing))
+    except OSError:
+        pass  # an unreadable .git is reported by the git commands themselves
+
+
 class Workspace:
     """One student's working copy and what can be done with it."""
 
@@ -86,6 +105,8 @@ class Workspace:
             self._set(CLONING)
             return
         if (self.app_dir / ".git").exists():
+            if self.state != READY:
+                ignore_workspace_files(self.app_dir)
             self._set(READY)
             return
         if self.app_dir.exists() or self.app_dir.is_symlink():
@@ -140,6 +161,7 @@ class Workspace:
                 "--", url, str(copy),
                 cwd=parent, network_url=url,
             )  # fmt: skip
+            ignore_workspace_files(copy)
             try:
                 # atomic; allowed onto an empty folder, refused onto a non-empty one
                 os.rename(copy, self.app_dir)
