@@ -49,6 +49,8 @@ $(VENV)/.stamp-install: $(VENV)/.stamp-jupyterlab setup.cfg pyproject.toml imad_
 	# an editable install skips data files: enable the server extension by hand
 	mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
 	cp jupyter-config/server-config/imad_extension.json $(VENV)/etc/jupyter/jupyter_server_config.d/
+	mkdir -p $(VENV)/etc/jupyter/labconfig
+	cp jupyter-config/labconfig/page_config.json $(VENV)/etc/jupyter/labconfig/
 	@touch $@
 
 # configurable-http-proxy (hub and apps proxies) and playwright-core, from npm.

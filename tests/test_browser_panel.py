@@ -66,11 +66,15 @@ def page():
             browser.close()
 
 
-def screenshot(page, name: str):
-    """Save a screenshot of the panel (artifacts; docs too when asked)."""
+def screenshot(page, name: str, whole_window: bool = False):
+    """Save a screenshot of the panel, or of the whole JupyterLab window (artifacts;
+    docs too when asked)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"panel-{name}.png"
-    page.locator(f"{PANEL} .imad-Panel-content").screenshot(path=str(path), animations="disabled")
+    path = ARTIFACTS / (f"workspace-{name}.png" if whole_window else f"panel-{name}.png")
+    if whole_window:
+        page.screenshot(path=str(path), animations="disabled")
+    else:
+        page.locator(f"{PANEL} .imad-Panel-content").screenshot(path=str(path), animations="disabled")
     if os.environ.get("IMAD_UPDATE_SCREENSHOTS") == "1":
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
@@ -179,6 +183,7 @@ def test_edit_publish_see_it_live_then_crash(classroom, page):
     published = panel.locator(".imad-PublishedCommit").inner_text()
     assert published == panel.locator(".imad-Head .imad-Sha").inner_text()[:7]
     screenshot(page, "live")
+    screenshot(page, "live", whole_window=True)
 
     # The live URL is a link that opens a new tab showing the marker.
     link = panel.locator(".imad-AppUrl a")
