@@ -68,6 +68,9 @@ test: install
 	cd labextension && npm test --silent
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
+bench: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m benchmarks --write docs/benchmarks.md
+
 lint: install
 	$(VENV)/bin/ruff check imad_extension tests
 	$(VENV)/bin/ruff format --check imad_extension tests
