@@ -50,7 +50,7 @@ class HubAPIError(UpstreamError):
 class HubAPI:
     """The hub's REST API as ``token`` (``api_url`` ends in ``/hub/api/``)."""
 
-    def __init__(self, api_url: str, token: str, timeout: float = 30):
+    def __init__(self, api_url: str, token: str, timeout: float = 120):
         self.api_url = api_url.rstrip("/") + "/"
         self.token = token
         self.timeout = timeout
