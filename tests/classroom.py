@@ -7,7 +7,7 @@ fetch a student's app by host name (Python cannot resolve ``*.localhost``: it co
 127.0.0.1 and sends the ``Host`` header).
 
 Parts: ``free_port``, ``Classroom`` (``start``, ``stop``, ``login``, ``spawn``, ``token``,
-``server_api``, ``fetch_app``).
+``server_api``, ``fetch_app``), ``AppPoller`` (a client polling an app while it changes).
 """
 
 import os
@@ -16,6 +16,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -174,3 +175,44 @@ class Classroom:
         return requests.get(
             f"http://127.0.0.1:{self.apps_port}{path}", headers={"Host": host}, timeout=timeout
         )
+
+
+class AppPoller:
+    """A client polling an app (``fetch()`` returns a response) every ``interval`` seconds
+    in a thread, while the test republishes it: counts answers and failures and whether
+    ``marker`` was seen. ``with AppPoller(fetch, marker) as poller: ...``."""
+
+    def __init__(self, fetch, marker: str, interval: float = 0.01):
+        self.fetch, self.marker, self.interval = fetch, marker, interval
+        self.ok, self.failed, self.saw_marker = 0, [], False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                resp = self.fetch()
+                if resp.status_code == 200:
+                    self.ok += 1
+                    self.saw_marker |= self.marker in resp.text
+                else:
+                    self.failed.append(resp.status_code)
+            except requests.RequestException as e:
+                self.failed.append(repr(e))
+            time.sleep(self.interval)
+
+    def wait_for_marker(self, timeout: float):
+        deadline = time.monotonic() + timeout
+        while not self.saw_marker and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
+
+    def __repr__(self):
+        return f"AppPoller(ok={self.ok}, failed={self.failed[:5]}, saw_marker={self.saw_marker})"

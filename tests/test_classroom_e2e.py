@@ -7,14 +7,13 @@ users must not be able to do.
 """
 
 import subprocess
-import threading
 import time
 import uuid
 
 import pytest
 import requests
 
-from .classroom import Classroom
+from .classroom import AppPoller, Classroom
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -130,37 +129,14 @@ def test_edit_commit_publish_republish_unpublish(classroom, alice):
     page = read_file(classroom, token, "alice", "public/index.html")
     write_file(classroom, token, "alice", "public/index.html", page.replace(marker, marker2))
     sha2 = api("POST", "commit", json={"message": "Second version"}).json()["commit"]
-    results = {"ok": 0, "failed": [], "saw_new": False}
-    stop = threading.Event()
-
-    def poll():
-        with requests.Session() as s:
-            while not stop.is_set():
-                try:
-                    resp = s.get(
-                        f"http://127.0.0.1:{classroom.apps_port}/",
-                        headers={"Host": f"alice.apps.localhost:{classroom.apps_port}"},
-                        timeout=5,
-                    )
-                    if resp.status_code == 200:
-                        results["ok"] += 1
-                        results["saw_new"] |= marker2 in resp.text
-                    else:
-                        results["failed"].append(resp.status_code)
-                except requests.RequestException as e:
-                    results["failed"].append(repr(e))
-                time.sleep(0.01)
-
-    poller = threading.Thread(target=poll)
-    poller.start()
-    time.sleep(0.3)
-    r = api("POST", "publish")
-    time.sleep(1.5)
-    stop.set()
-    poller.join()
+    with AppPoller(lambda: classroom.fetch_app("alice"), marker2) as poller:
+        time.sleep(0.3)
+        r = api("POST", "publish")
+        poller.wait_for_marker(5)
+        time.sleep(1.2)  # past the old version's drain and stop
     assert r.status_code == 200 and r.json()["status"] == "live" and r.json()["commit"] == sha2
-    assert results["failed"] == []
-    assert results["ok"] > 20 and results["saw_new"]
+    assert poller.failed == [], poller
+    assert poller.ok > 20 and poller.saw_marker, poller
 
     # Unpublish: a clear "no app here" page, at once.
     r = api("DELETE", "app")

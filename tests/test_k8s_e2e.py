@@ -16,7 +16,6 @@ machine): only the parts that differ in a cluster (workspaces, apps) are Kuberne
 import json
 import os
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +25,7 @@ import requests
 import yaml
 
 from . import classroom as classroom_module
-from .classroom import Classroom
+from .classroom import AppPoller, Classroom
 from .fake_k8s import FakeCluster, ImageSpec
 from .publisher_helpers import ENTRYPOINT
 
@@ -171,37 +170,15 @@ def test_spawn_commit_publish_republish_unpublish(k8s_classroom, cluster):
     ]
     room.server_api(token, "alice", "PUT", "api/contents/app/public/index.html",
                     json={"type": "file", "format": "text", "content": page.replace(marker, marker2)})  # fmt: skip
-    results = {"ok": 0, "failed": [], "saw_new": False}
-    stop = threading.Event()
-
-    def poll():
-        while not stop.is_set():
-            try:
-                resp = fetch()
-                if resp.status_code == 200:
-                    results["ok"] += 1
-                    results["saw_new"] |= marker2 in resp.text
-                else:
-                    results["failed"].append(resp.status_code)
-            except requests.RequestException as e:
-                results["failed"].append(repr(e))
-            time.sleep(0.01)
-
-    poller = threading.Thread(target=poll)
-    poller.start()
-    try:
+    with AppPoller(fetch, marker2) as poller:
         r = api("POST", "publish", json={"message": "Second version"})
         assert r.status_code == 200 and r.json()["status"] == "live", r.text
         deadline = time.monotonic() + 15
-        while not results["saw_new"] and time.monotonic() < deadline:
-            time.sleep(0.1)
+        poller.wait_for_marker(15)
         while len(cluster.objects("pods", NAMESPACE)) > 1 and time.monotonic() < deadline:
             time.sleep(0.1)  # until the old pod is gone
         time.sleep(0.3)
-    finally:
-        stop.set()
-        poller.join(10)
-    assert results["failed"] == [] and results["saw_new"] and results["ok"] > 20, results
+    assert poller.failed == [] and poller.saw_marker and poller.ok > 20, poller
 
     # unpublish: nothing of the app is left in the cluster
     r = api("DELETE", "app")
