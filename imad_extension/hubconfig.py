@@ -253,7 +253,7 @@ def update_spawner(c, settings: dict, roster: Roster):
         configure_kubespawner(c, settings)
     else:
         state = Path(settings["state_dir"])
-        c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+        c.JupyterHub.spawner_class = "imad_extension.spawner_local.ReadyLocalProcessSpawner"
         c.SimpleLocalProcessSpawner.home_dir_template = str(state / "homes" / "{username}")
         c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
         c.Spawner.start_timeout = 60

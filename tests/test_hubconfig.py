@@ -12,11 +12,13 @@ from traitlets.config import Config
 
 from imad_extension.hubconfig import configure
 from imad_extension.settings import SettingsError, load_settings
+from imad_extension.spawner_local import ReadyLocalProcessSpawner
 
 CLASSES = {
     cls.__name__: cls
     for cls in [JupyterHub, Authenticator, SharedPasswordAuthenticator, GitHubOAuthenticator,
-                ConfigurableHTTPProxy, Spawner, SimpleLocalProcessSpawner, KubeSpawner]
+                ConfigurableHTTPProxy, Spawner, SimpleLocalProcessSpawner, KubeSpawner,
+                ReadyLocalProcessSpawner]
 }  # fmt: skip
 CRYPT_KEY = "ab" * 32
 
@@ -34,7 +36,7 @@ GITHUB = {"IMAD_AUTH": "github", "IMAD_REPO_HOST": "github", "GITHUB_CLIENT_ID":
 @pytest.mark.parametrize(
     "env, expect",
     [
-        ({}, {"authenticator": "shared-password", "spawner": "SimpleLocalProcessSpawner"}),
+        ({}, {"authenticator": "shared-password", "spawner": "ReadyLocalProcessSpawner"}),
         (GITHUB, {"authenticator": "github", "spawner": "SimpleLocalProcessSpawner"}),
         ({"IMAD_MODE": "kubernetes", **GITHUB}, {"authenticator": "github", "spawner": "KubeSpawner"}),
         ({"IMAD_MODE": "kubernetes", "GITHUB_CLIENT_ID": "id", "GITHUB_CLIENT_SECRET": "s",
