@@ -12,7 +12,9 @@ and the small machinery the Kubernetes publisher is built on:
 - ``Reflector``: a watch cache of one kind in one namespace for one label selector:
   list, then watch from that resourceVersion; a watch that ends (timeout) resumes from
   the last version seen, a 410 Gone or a dropped connection relists, so the cache
-  converges on the cluster's state whatever happens to the connection.
+  converges on the cluster's state whatever happens to the connection. Its
+  ``transform`` (like client-go's informer transforms) trims each object before it is
+  stored, so the cache holds only the fields its user reads.
 
 Parts: ``KubeApiError``, ``make_api_client``, ``call_json``, ``with_retries``,
 ``RETRYABLE``, ``Reflector``.
@@ -100,17 +102,23 @@ class Reflector:
 
     ``list_method`` is a namespaced list method (e.g. ``AppsV1Api.list_namespaced_deployment``).
     ``on_change(type, obj)`` is called for every change (``type``: ADDED, MODIFIED,
-    DELETED, or RELISTED with ``obj=None`` after a full list).
+    DELETED, or RELISTED with ``obj=None`` after a full list). ``transform(obj)``, when
+    given, answers the copy to keep of every object listed, watched or ``put`` (it must
+    keep ``metadata.name`` and ``metadata.resourceVersion``); ``on_change`` sees that
+    copy. Full objects of thousands of apps are mostly spec and managedFields the
+    cache's user never reads.
     """
 
     def __init__(self, list_method, namespace: str, label_selector: str, on_change=None,
-                 timeout_seconds: int = 300, kind: str = ""):  # fmt: skip
+                 timeout_seconds: int = 300, kind: str = "",
+                 transform: Callable[[dict], dict] | None = None):  # fmt: skip
         self.list_method = list_method
         self.namespace = namespace
         self.label_selector = label_selector
         self.on_change = on_change or (lambda type_, obj: None)
         self.timeout_seconds = timeout_seconds
         self.kind = kind or getattr(list_method, "__name__", "objects")
+        self.transform = transform or (lambda obj: obj)
         self.objects: dict[str, dict] = {}
         self.resource_version: str | None = None
         self.first_load = asyncio.Event()
@@ -130,14 +138,21 @@ class Reflector:
 
     async def _list(self):
         body = await call_json(self.list_method, self.namespace, label_selector=self.label_selector)
-        self.objects = {o["metadata"]["name"]: o for o in body.get("items", [])}
+        items = body.pop("items", None) or []
         self.resource_version = body["metadata"]["resourceVersion"]
+        objects = {}
+        items.reverse()  # popped from the end: keep the list's order
+        while items:  # trim as we go, so the full list is not held twice
+            obj = self.transform(items.pop())
+            objects[obj["metadata"]["name"]] = obj
+        self.objects = objects
         self.relists += 1
         self.first_load.set()
         self.on_change("RELISTED", None)
 
     def put(self, obj: dict):
         """Put an object we just wrote into the cache, unless the cache holds a newer one."""
+        obj = self.transform(obj)
         name = obj["metadata"]["name"]
         cur = self.objects.get(name)
         if cur is None or _newer(obj, cur):
@@ -175,6 +190,7 @@ class Reflector:
                 self.resource_version = obj["metadata"]["resourceVersion"]
                 if type_ == "BOOKMARK":
                     continue
+                obj = self.transform(obj)
                 name = obj["metadata"]["name"]
                 if type_ == "DELETED":
                     self.objects.pop(name, None)

@@ -45,9 +45,17 @@ class FakePublisher:
              "published_at": f"2025-01-02T{i % 24:02d}:00:00Z", "updated_at": None, "logs": []}
             for i, o in enumerate(owners)
         ]  # fmt: skip
+        self.asked: list[int] = []  # how many owners each ``statuses`` call asked about
 
     async def list_apps(self):
         return self.apps
+
+    async def statuses(self, owners):
+        self.asked.append(len(owners))
+        by_owner = {a["owner"]: a for a in self.apps}
+        return [
+            by_owner.get(o) or {"owner": o, "status": "unpublished", "logs": []} for o in owners
+        ]
 
 
 @pytest.fixture
@@ -87,6 +95,22 @@ async def test_students_page_sort_filter_search_fast(data):
     assert desc["items"][0]["name"] == "s0999"
     # the hub was asked once per cached source, not once per student
     assert len(data.hub.calls) == 2
+
+
+async def test_app_states_are_asked_for_the_cohort_only(data):
+    page = await data.students("small")
+    assert data.publisher.asked == [1]  # amy alone, not the 1,000 of "big" nor every app
+    assert page["items"][0]["app"]["status"] == "unpublished"
+    assert page["items"][0]["app"]["url"] is None  # an unpublished app has no link
+    await data.students("small", sort="app")
+    assert data.publisher.asked == [1]  # cached for the ttl
+    await data.students("big")
+    assert data.publisher.asked == [1, N]
+    student = await data.student("s0002")
+    assert student["app"]["status"] == "crashed" and data.publisher.asked[-1] == 1
+    with pytest.raises(NotFound):
+        await data.gallery("nope")
+    assert "nope" not in data._apps
 
 
 async def test_bad_arguments(data):

@@ -149,6 +149,54 @@ async def test_status_and_list_come_from_the_cache(publisher, cluster, repo):
     assert [c[0] for c in calls] == ["GET"] and "/log" in calls[0][1]  # only the pod log API
 
 
+async def test_statuses_of_a_subset_from_the_cache(publisher, cluster, repo):
+    commit = repo.commit(app_files("subset"))
+    await publisher.publish("alice", commit, str(repo.bare), wait=30)
+    before = len(cluster.faults.requests)
+    apps = await publisher.statuses(["bob", "alice"])
+    assert [(a["owner"], a["status"], a["commit"], a["logs"]) for a in apps] == [
+        ("bob", "unpublished", None, []),
+        ("alice", "live", commit, []),
+    ]
+    assert apps[1] == {**await publisher.status("alice", logs=False), "logs": []}
+    assert apps[1]["url"] == (await publisher.list_apps())[0]["url"]
+    assert await publisher.statuses([]) == []
+    assert len(cluster.faults.requests) == before  # no API call, no log read
+
+
+async def test_a_status_read_in_steady_state_makes_no_api_call(publisher, cluster, repo):
+    commit = repo.commit(app_files("steady"))
+    app = await publisher.publish("alice", commit, str(repo.bare), wait=30)
+    assert app["status"] == "live" and any("listening on 8080" in x for x in app["logs"])
+    before = len(cluster.faults.requests)
+    for _ in range(5):  # the panel polling a live app: logs reused for log_cache_seconds
+        again = await publisher.status("alice")
+        assert again["status"] == "live" and again["logs"] == app["logs"]
+    assert len(cluster.faults.requests) == before
+    # the cache keeps trimmed objects: no pod spec, no managedFields, what status reads
+    pod = next(iter(publisher._pods.objects.values()))
+    dep = next(iter(publisher._deployments.objects.values()))
+    assert set(pod) == {"metadata", "status"} and "managedFields" not in pod["metadata"]
+    assert set(dep) == {"metadata", "spec", "status"} and set(dep["spec"]) <= {"replicas"}
+    assert pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+
+
+async def test_a_crash_loop_shows_its_logs_read_once_per_restart(publisher, cluster, repo):
+    cluster.kubelet.backoff_base = cluster.kubelet.backoff_max = 30  # one crash, then waiting
+    bad = repo.commit(app_files(server=CRASHING_SERVER))
+    app = await publisher.publish("alice", bad, str(repo.bare), wait=30)
+    assert app["status"] == "crashed"
+    assert any("student bug: db is undefined" in line for line in app["logs"]), app["logs"]
+    before = len(cluster.faults.requests)
+    publisher.log_cache_seconds = 0  # only for running containers: this one is not
+    for _ in range(3):
+        again = await publisher.status("alice")
+        assert (again["status"], again["logs"]) == ("crashed", app["logs"])
+    assert len(cluster.faults.requests) == before  # its logs cannot change until it restarts
+    (pod,) = publisher._pods.objects.values()
+    assert "waiting" in pod["status"]["containerStatuses"][0]["state"]
+
+
 async def test_republish_rolls_with_no_failed_request(publisher, cluster, settings, repo):
     v1 = repo.commit(app_files("version one"))
     assert (await publisher.publish("alice", v1, str(repo.bare), wait=30))["status"] == "live"

@@ -26,10 +26,15 @@ Subclasses override (all ``async``):
 - ``publish(owner, commit, repo_url, wait=None)``: make ``owner``'s app run
   ``commit`` fetched from ``repo_url``; answer once it is live or crashed, or after
   ``wait`` seconds (then still ``starting``). ``None``: until settled.
-- ``status(owner)``: the app (``unpublished`` when there is none), with its last logs.
+- ``status(owner, logs=True)``: the app (``unpublished`` when there is none), with its
+  last logs (``logs=False``: ``logs`` is ``[]``, and the logs are not read).
+- ``statuses(owners)``: the apps of ``owners`` (one each, in order; ``unpublished``
+  ones too), without logs: what a cohort's dashboard reads. The base loops
+  ``status(owner, logs=False)``; subclasses answer from memory in one pass.
 - ``unpublish(owner, reason=None)``: stop serving it; answer the ``unpublished`` app.
 - ``list_apps()``: every app that is not ``unpublished``, without logs (``logs`` is
   ``[]``: reading thousands of logs for a list costs too much; ``status`` has them).
+  Its cost follows the classroom; ``statuses`` follows the owners asked about.
 
 Callers check names and commits; publishers may assume ``owner`` is a valid user name
 and ``commit`` 40 hex digits, and raise ``imad_extension.errors.UpstreamError`` when
@@ -39,7 +44,7 @@ Parts: ``AppStatus``, ``AppRecord``, ``utcnow``, ``Publisher``, ``publisher_for`
 """
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from traitlets import Dict
@@ -78,27 +83,46 @@ class AppRecord:
     serving: str | None = None
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data["status"] = AppStatus(self.status).value
-        return data
+        # Built field by field, not with ``dataclasses.asdict`` (a recursive deep copy
+        # that costs more than the status rules when a cohort's apps are listed).
+        return {
+            "owner": self.owner,
+            "slug": self.slug,
+            "url": self.url,
+            "status": AppStatus(self.status).value,
+            "commit": self.commit,
+            "logs": list(self.logs),
+            "published_at": self.published_at,
+            "updated_at": self.updated_at,
+            "serving": self.serving,
+        }
 
 
 class Publisher(LoggingConfigurable):
     """Base class; see the module docstring for what subclasses override.
 
     ``settings`` is the classroom settings dict (``imad_extension.settings``); the base
-    only uses it to name hosts and URLs (``app_record``).
+    only uses it to name hosts and URLs (``app_record``, ``app_dict``). Each owner's
+    slug and URL are computed once and kept (settings do not change while it runs).
     """
 
     settings = Dict(help="The classroom settings (imad_extension.settings.load_settings()).")
 
     def __init__(self, settings: dict, **kwargs):
         super().__init__(settings=settings, **kwargs)
+        self._names: dict[str, tuple[str, str]] = {}  # owner -> (slug, url)
 
     # --- helpers for subclasses ------------------------------------------------------------
 
+    def _slug_and_url(self, owner: str) -> tuple[str, str]:
+        names = self._names.get(owner)
+        if names is None:
+            slug = app_slug(owner, self.settings["apps"]["reserved"])
+            names = self._names[owner] = (slug, app_url(self.settings, owner))
+        return names
+
     def app_slug(self, owner: str) -> str:
-        return app_slug(owner, self.settings["apps"]["reserved"])
+        return self._slug_and_url(owner)[0]
 
     def app_host(self, owner: str) -> str:
         """``<slug>.<apps-domain>``: the host name visitors use."""
@@ -106,9 +130,27 @@ class Publisher(LoggingConfigurable):
 
     def app_record(self, owner: str, **fields) -> AppRecord:
         """An ``AppRecord`` for ``owner`` with its slug and URL filled in."""
-        return AppRecord(
-            owner=owner, slug=self.app_slug(owner), url=app_url(self.settings, owner), **fields
-        )
+        slug, url = self._slug_and_url(owner)
+        return AppRecord(owner=owner, slug=slug, url=url, **fields)
+
+    def app_dict(
+        self,
+        owner: str,
+        status: str = AppStatus.UNPUBLISHED.value,
+        commit: str | None = None,
+        logs: list[str] | None = None,
+        published_at: str | None = None,
+        updated_at: str | None = None,
+        serving: str | None = None,
+    ) -> dict:
+        """``app_record(owner, ...).to_json()`` without the record: the hot path of
+        ``statuses`` and ``list_apps``. ``status`` is an ``AppStatus`` value."""
+        slug, url = self._slug_and_url(owner)
+        return {
+            "owner": owner, "slug": slug, "url": url, "status": status, "commit": commit,
+            "logs": logs if logs is not None else [], "published_at": published_at,
+            "updated_at": updated_at, "serving": serving,
+        }  # fmt: skip
 
     # --- the interface ---------------------------------------------------------------------
 
@@ -123,8 +165,12 @@ class Publisher(LoggingConfigurable):
     ) -> dict:
         raise NotImplementedError
 
-    async def status(self, owner: str) -> dict:
+    async def status(self, owner: str, logs: bool = True) -> dict:
         raise NotImplementedError
+
+    async def statuses(self, owners) -> list[dict]:
+        """The apps of ``owners``, in order, without logs (override to answer in one pass)."""
+        return [await self.status(owner, logs=False) for owner in owners]
 
     async def unpublish(self, owner: str, reason: str | None = None) -> dict:
         raise NotImplementedError

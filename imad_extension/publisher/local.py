@@ -181,19 +181,26 @@ class LocalPublisher(Publisher):
         return await self.status(owner)
 
     async def status(self, owner: str, logs: bool = True) -> dict:
+        return self._app(owner, logs)
+
+    async def statuses(self, owners) -> list[dict]:
+        return [self._app(owner, False) for owner in owners]
+
+    def _app(self, owner: str, logs: bool) -> dict:
+        """The app dict of ``owner`` from memory (``logs``: with its release's last lines)."""
         state = self._apps.get(owner)
         if state is None:
-            return self.app_record(owner).to_json()
+            return self.app_dict(owner)
         lines = tail(state.release.log_path, self.log_lines) if state.release and logs else []
-        return self.app_record(
+        return self.app_dict(
             owner,
-            status=state.status,
+            status=AppStatus(state.status).value,
             commit=state.commit,
             logs=lines,
             published_at=state.published_at,
             updated_at=state.updated_at,
             serving=state.serving.commit if state.serving else None,
-        ).to_json()
+        )
 
     async def unpublish(self, owner: str, reason: str | None = None) -> dict:
         # Forget the app first, so a publish cut short answers "unpublished".
@@ -212,7 +219,7 @@ class LocalPublisher(Publisher):
         return self.app_record(owner).to_json()
 
     async def list_apps(self) -> list[dict]:
-        return [await self.status(owner, logs=False) for owner in sorted(self._apps)]
+        return await self.statuses(sorted(self._apps))
 
     # --- publishing ---------------------------------------------------------------------------
 

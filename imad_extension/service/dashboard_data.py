@@ -6,7 +6,8 @@ costs the same for 10 or 1,000 students:
 
 - the hub (as the classroom service): ``GET groups`` (cohorts and their members) and
   ``GET users?state=active`` (only users with a running or pending server);
-- the publisher's in-memory state (``list_apps``);
+- the publisher's in-memory state, one cohort at a time (``statuses`` of its students:
+  the cost follows the cohort, not the classroom);
 - the students' repositories' last commits (``LastCommits``), looked up only for the
   rows on the page and cached by commit, since commits never change.
 
@@ -134,22 +135,40 @@ class DashboardData:
         self.publisher = publisher
         self.repo_host = repo_host_for(settings)
         self.commits = LastCommits(settings)
+        self.ttl = ttl
         self._groups = _Cached(ttl, lambda: hub.paged("groups"))
         self._active = _Cached(ttl, self._load_active)
-        self._apps = _Cached(ttl, self._load_apps)
+        self._apps: dict[str, _Cached] = {}  # cohort -> {student: app}
 
     async def _load_active(self) -> dict:
         users = await self.hub.paged("users", params={"state": "active"})
         return {u["name"]: u for u in users}
 
-    async def _load_apps(self) -> dict:
-        if self.publisher is None:
+    async def _load_apps(self, students) -> dict:
+        """``{student: app}`` of the published apps of ``students``."""
+        if self.publisher is None or not students:
             return {}
-        return {app["owner"]: app for app in await self.publisher.list_apps()}
+        return {
+            app["owner"]: app
+            for app in await self.publisher.statuses(students)
+            if app["status"] != "unpublished"
+        }
+
+    async def _cohort_apps(self, cohort: str) -> dict:
+        """The published apps of ``cohort``'s students (cached ``ttl`` seconds per cohort)."""
+        cached = self._apps.get(cohort)
+        if cached is None:
+            await self._members(cohort)  # NotFound for a cohort that is not (no entry kept)
+
+            async def load():
+                return await self._load_apps(await self._members(cohort))
+
+            cached = self._apps[cohort] = _Cached(self.ttl, load)
+        return await cached.get()
 
     def invalidate(self):
         """Forget cached hub and app state (after an action changed it)."""
-        for cached in (self._groups, self._active, self._apps):
+        for cached in (self._groups, self._active, *self._apps.values()):
             cached.invalidate()
 
     async def roster(self):
@@ -189,12 +208,13 @@ class DashboardData:
         """Every cohort the caller sees, with counts of students, running workspaces and
         live apps."""
         roster = await self.roster()
-        active, apps = await self._active.get(), await self._apps.get()
+        active = await self._active.get()
         out = []
         for name, cohort in roster.cohorts.items():
             if visible is not None and name not in visible:
                 continue
             students = cohort.students
+            apps = await self._cohort_apps(name)
             out.append(
                 {
                     "name": name,
@@ -243,7 +263,7 @@ class DashboardData:
         except (TypeError, ValueError):
             raise BadRequest("offset and limit are integers.") from None
         members = await self._members(cohort)
-        active, apps = await self._active.get(), await self._apps.get()
+        active, apps = await self._active.get(), await self._cohort_apps(cohort)
         rows = []
         q = q.strip().lower()
         for name in members:
@@ -284,7 +304,7 @@ class DashboardData:
     async def student(self, name: str) -> dict:
         """One student: cohort, repository and last commit, workspace, app."""
         cohort = await self.cohort_of(name)
-        active, apps = await self._active.get(), await self._apps.get()
+        active, apps = await self._active.get(), await self._load_apps([name])
         commits = await self.commits.get([name])
         return {
             "name": name,
@@ -297,13 +317,12 @@ class DashboardData:
 
     async def gallery(self, cohort: str, offset: int = 0, limit: int = 48) -> dict:
         """The cohort's live apps, most recently published first."""
-        members = set(await self._members(cohort))
-        apps = await self._apps.get()
+        apps = await self._cohort_apps(cohort)
         live = [
             {"owner": a["owner"], "url": a["url"], "published_at": a.get("published_at"),
              "commit": a.get("commit")}
             for a in apps.values()
-            if a["owner"] in members and a.get("status") == "live"
+            if a.get("status") == "live"
         ]  # fmt: skip
         live.sort(key=lambda a: (a["published_at"] or "", a["owner"]), reverse=True)
         offset, limit = max(0, int(offset)), max(1, min(int(limit), MAX_LIMIT))
