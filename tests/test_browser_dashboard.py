@@ -80,7 +80,8 @@ def test_cohort_page_gallery_and_live_app(room, published, browser, tmp_path):
     page.fill("#username_input", "instructor")
     page.fill("#password_input", room.password)
     page.click("#login_submit")
-    page.wait_for_url("**/hub/**")
+    page.wait_for_url("**/services/imad/")  # staff land on the dashboard
+    assert page.locator("text=Cohorts").first.is_visible()
 
     response = page.goto(room.url("services/imad/cohorts/demo"))
     assert response.status != 403, (
