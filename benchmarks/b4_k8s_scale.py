@@ -272,8 +272,9 @@ def _section(r, server_side, objects, apps, cohort) -> Section:
         f"{r['api_calls_per_status_read_steady']:g} calls per read. The first read once a live pod's logs "
         f"are older than {fresh:g} s costs one call (here the first reads came ≥ "
         f"{r['sample_log_age_seconds']:.0f} s after the publish: {r['api_calls_per_status_read_first']:g} "
-        "per read). So a panel left open on a live app, polling every {PANEL_SLOW_POLL_SECONDS} s, still "
-        f"reads its pod's log about once per poll: with all {apps:,} panels open, about "
+        f"per read). So a panel left open on a live app (it polls every {PANEL_SLOW_POLL_SECONDS} s) "
+        f"still costs one log read per {max(fresh, PANEL_SLOW_POLL_SECONDS):g} s: with all {apps:,} "
+        "panels open, about "
         f"{panel_reads:,.0f} log reads/s on the API server. Raising `log_cache_seconds` divides that; "
         "only a panel that asks for logs separately (when its log view is shown) would remove it.",
         "",
