@@ -209,3 +209,24 @@ def test_crashing_app_reports_crashed_then_a_fix_goes_live(classroom, bob):
     r = api("POST", "publish", json={"message": "Fix it"})
     assert r.json()["status"] == "live", r.text
     assert classroom.fetch_app("bob").status_code == 200
+
+
+def test_dashboard_cookie_actions_need_the_xsrf_token(classroom, bob):
+    """A page elsewhere cannot make an instructor's browser take an app down."""
+    _, bob_token = bob
+    h = {"Authorization": f"token {bob_token}"}
+    commit = classroom.server_api(bob_token, "bob", "GET", "imad/api/workspace").json()["head"]["sha"]
+    r = requests.post(classroom.url("services/imad/api/apps/bob"), headers=h, json={"commit": commit}, timeout=60)
+    assert r.json()["status"] == "live", r.text
+    instructor = classroom.login("instructor")
+    page = instructor.get(classroom.url("services/imad/"), timeout=30)  # the service's OAuth
+    assert page.status_code == 200 and "/services/imad/" in page.url, page.url
+    forged = instructor.delete(classroom.url("services/imad/api/apps/bob"), json={"reason": "x"}, timeout=30)
+    assert forged.status_code in (401, 403), forged.status_code
+    assert requests.get(classroom.url("services/imad/api/apps/bob"), headers=h, timeout=10).json()["status"] == "live"
+    xsrf = instructor.cookies.get("_xsrf", path="/services/imad/")
+    real = instructor.delete(
+        classroom.url("services/imad/api/apps/bob"), json={"reason": "test takedown"},
+        headers={"X-XSRFToken": xsrf}, timeout=30,
+    )  # fmt: skip
+    assert real.status_code == 200 and real.json()["status"] == "unpublished", real.text
