@@ -3,7 +3,7 @@ workspace API, and an HTTP client of an app host.
 
 - ``start_room(state_dir, students, cohort)``: a ``tests.classroom.Classroom`` whose
   roster file lists ``students`` in ``cohort`` (plus TA ``ta``; the default instructor
-  ``instructor``), started. As root (CI containers) the workspaces get ``allow_root``.
+  ``instructor``), started.
 - ``Student``: one logged-in student with a token: ``api`` (the workspace API),
   ``write`` (a file through the Jupyter contents API), ``spawn``.
 - ``AppClient``: keep-alive GETs of ``<user>.apps.localhost`` through the apps proxy
@@ -19,8 +19,6 @@ Parts: ``start_room``, ``Student``, ``AppClient``, ``wait_until``, ``Timer``, ``
 
 import datetime
 import http.client
-import json
-import os
 import re
 import time
 from pathlib import Path
@@ -52,23 +50,7 @@ def start_room(
     state_dir: Path, students, cohort: str = "bench", timeout: float = 180, **env
 ) -> Classroom:
     """A started classroom whose roster is ``students`` in ``cohort`` (+ TA ``ta``)."""
-    state_dir = Path(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    roster = state_dir / "roster-bench.csv"
-    roster.write_text(roster_csv(students, cohort))
-    extra = {"IMAD_ROSTER": str(roster), **env}
-    if os.geteuid() == 0:
-        # jupyter_server refuses root without allow_root; workspaces get it through their
-        # own config dir (workspace.extra_env), as tests/dashboard_room.py does.
-        conf = state_dir / "jupyter-config"
-        conf.mkdir(exist_ok=True)
-        (conf / "jupyter_server_config.json").write_text('{"ServerApp": {"allow_root": true}}')
-        yaml_path = state_dir / "imad-bench.yaml"
-        yaml_path.write_text(
-            json.dumps({"workspace": {"extra_env": {"JUPYTER_CONFIG_DIR": str(conf)}}})
-        )
-        extra["IMAD_CONFIG"] = str(yaml_path)
-    room = Classroom(state_dir, extra_env=extra)
+    room = Classroom(Path(state_dir), extra_env=env, roster=roster_csv(students, cohort))
     try:
         room.start(timeout=timeout)
     except BaseException:

@@ -49,8 +49,10 @@ def kill_processes_mentioning(text: str):
 
 
 class Classroom:
-    def __init__(self, state_dir: Path, extra_env: dict | None = None):
+    def __init__(self, state_dir: Path, extra_env: dict | None = None, roster: str | None = None):
+        """``roster``: CSV text (``username,role,cohort``) to start with instead of the demo."""
         self.state_dir = Path(state_dir)
+        self.roster = roster
         self.password = "test-" + secrets.token_hex(6)
         self.ports = {
             "IMAD_HUB_PORT": free_port(),
@@ -80,6 +82,10 @@ class Classroom:
 
     def start(self, timeout: float = 60):
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.roster is not None:
+            path = self.state_dir / "roster-start.csv"
+            path.write_text(self.roster)
+            self.extra_env.setdefault("IMAD_ROSTER", str(path))
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(ROOT / "jupyterhub_config.py")],

@@ -4,8 +4,6 @@ file, people with tokens, and calls to the classroom service as them.
 Parts: ``ROSTER``, ``start_room``, ``Person``, ``people``, ``head_commit``.
 """
 
-import json
-import os
 import subprocess
 import time
 
@@ -25,23 +23,7 @@ ta2,ta,other
 
 def start_room(state_dir, roster: str = ROSTER, **env) -> Classroom:
     """A classroom whose roster is ``roster`` (CSV text), started."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "roster-start.csv"
-    path.write_text(roster)
-    extra = {"IMAD_ROSTER": str(path), **env}
-    if os.geteuid() == 0:
-        # CI containers run as root, which jupyter_server refuses without allow_root;
-        # workspaces get it through their own config dir (workspace.extra_env).
-        conf = state_dir / "jupyter-config"
-        conf.mkdir(exist_ok=True)
-        (conf / "jupyter_server_config.json").write_text('{"ServerApp": {"allow_root": true}}')
-        yaml_path = state_dir / "imad-test.yaml"
-        yaml_path.write_text(
-            json.dumps({"workspace": {"extra_env": {"JUPYTER_CONFIG_DIR": str(conf)}}})
-        )
-        extra["IMAD_CONFIG"] = str(yaml_path)
-    room = Classroom(state_dir, extra_env=extra)
-    return room.start(timeout=90)
+    return Classroom(state_dir, extra_env=env, roster=roster).start(timeout=90)
 
 
 def start_workspace(room: Classroom, token: str, user: str, timeout: float = 120):

@@ -9,7 +9,6 @@ Every cell has an expected allow/deny; each cell is one test.
 """
 
 import re
-import time
 
 import pytest
 import requests
@@ -105,17 +104,12 @@ def ensure_running(room, alice, instructor):
 
 
 def ensure_published(room, alice):
-    """Setup for a cell: alice's app is live. (One retry: a publish right after an
-    unpublish can hit a publisher race, reported separately; cells never retry.)"""
-    for _attempt in range(2):
-        if alice.service("GET", "api/apps/alice").json()["status"] == "live":
-            return
-        commit = head_commit(room, "alice")
-        r = alice.service("POST", "api/apps/alice", json={"commit": commit, "wait": 45})
-        if r.status_code == 200 and r.json()["status"] == "live":
-            return
-        time.sleep(0.5)
-    raise AssertionError(r.text)
+    """Setup for a cell: alice's app is live."""
+    if alice.service("GET", "api/apps/alice").json()["status"] == "live":
+        return
+    commit = head_commit(room, "alice")
+    r = alice.service("POST", "api/apps/alice", json={"commit": commit, "wait": 45})
+    assert r.status_code == 200 and r.json()["status"] == "live", r.text
 
 
 def act(action, who, room, alice, instructor):
